@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `coild echo`: echoes every byte back (RFC 862 over TCP or UNIX).
+ * The transport is registered as its own producer, so a client that sends
+ * without reading stops being read once 64 KiB of echo are queued: memory
+ * stays bounded. Half-close: the echo protocol is not half-closeable, so on
+ * the client's FIN coil sends what is still queued, then closes.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "options.h"
+#include "plugin.h"
+
+static void echo_made(coil_protocol *p)
+{
+    coil_transport_register_producer(p->transport, coil_transport_producer(p->transport), true);
+}
+
+static void echo_data(coil_protocol *p, const void *data, size_t len)
+{
+    coil_transport_write(p->transport, data, len);
+}
+
+static void echo_lost(coil_protocol *p, int reason)
+{
+    free(p);
+}
+
+static const coil_protocol_ops echo_ops = {
+    .connection_made = echo_made,
+    .data_received = echo_data,
+    .connection_lost = echo_lost,
+};
+
+static coil_protocol *echo_build(coil_factory *f, const coil_address *addr)
+{
+    coil_protocol *p = calloc(1, sizeof(*p));
+    if (p)
+        p->ops = &echo_ops;
+    return p;
+}
+
+static const coil_factory_ops echo_factory_ops = {.build_protocol = echo_build};
+static coil_factory echo_factory = {.ops = &echo_factory_ops};
+
+static void echo_usage(FILE *out)
+{
+    fprintf(out, "Usage: coild [options] echo --port PORT\n"
+                 "  --port PORT   where to listen: 8000 (TCP, all interfaces),\n"
+                 "                tcp:8000:interface=127.0.0.1, unix:/run/echo.sock (default 8000)\n");
+}
+
+static int echo_start(coil_reactor *r, int argc, char **argv)
+{
+    const char *port = "8000";
+    for (int i = 1; i < argc; i++) {
+        int m = coild_opt(argc, argv, &i, "port", &port);
+        if (m < 0)
+            return -EINVAL;
+        if (m == 0) {
+            fprintf(stderr, "coild echo: unknown option '%s'\n", argv[i]);
+            echo_usage(stderr);
+            return -EINVAL;
+        }
+    }
+    coil_port *p;
+    return coild_listen(r, port, &echo_factory, &p);
+}
+
+const coild_plugin coild_echo_plugin = {
+    .name = "echo",
+    .description = "echo every byte back",
+    .usage = echo_usage,
+    .start = echo_start,
+};

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+/* coild plugins: each is a subcommand that sets up services on the reactor
+ * (the analogue of twistd's IServiceMaker plugins). */
+#ifndef COILD_PLUGIN_H
+#define COILD_PLUGIN_H
+
+#include <coil/coil.h>
+
+typedef struct coild_plugin {
+    const char *name;
+    const char *description;
+    /* Print the plugin's options. */
+    void (*usage)(FILE *out);
+    /* Parse argv (argv[0] is the plugin name) and start listening.
+     * Returns 0, or a negative errno after printing why to stderr. */
+    int (*start)(coil_reactor *r, int argc, char **argv);
+} coild_plugin;
+
+extern const coild_plugin coild_echo_plugin;
+extern const coild_plugin coild_qotd_plugin;
+
+/* Listen on a port description: a bare number (TCP, all interfaces),
+ * "tcp:PORT[:interface=ADDR][:backlog=N]", "tcp6:PORT[:interface=ADDR]" or
+ * "unix:PATH[:mode=OCTAL]" / "unix:address=PATH". The full endpoint grammar
+ * replaces this parser when the endpoints layer lands. Prints errors. */
+int coild_listen(coil_reactor *r, const char *desc, coil_factory *f, coil_port **out);
+
+/* Log output for the runner: Twisted-style text or JSON lines on stdout. */
+int coild_log_setup(const char *format, const char *level);
+
+#endif

@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: MIT */
+/* Umbrella header: #include <coil/coil.h>. */
+#ifndef COIL_COIL_H
+#define COIL_COIL_H
+
+#include "address.h"
+#include "clock.h"
+#include "error.h"
+#include "export.h"
+#include "log.h"
+#include "net.h"
+#include "protocol.h"
+#include "reactor.h"
+#include "transport.h"
+#include "version.h"
+
+#endif

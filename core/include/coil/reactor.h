@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The reactor: one event loop on one thread, with an io_uring backend on
+ * Linux and a poll(2) backend everywhere (Twisted's reactor; libuv's loop).
+ *
+ * Threading: a reactor and everything attached to it (transports, ports,
+ * delayed calls) must be used from the thread that runs it.
+ *
+ * Callbacks: coil never calls a user callback synchronously from inside a
+ * coil function the user called (write, lose_connection, call_soon, ...);
+ * callbacks run from the loop.
+ */
+#ifndef COIL_REACTOR_H
+#define COIL_REACTOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "clock.h"
+#include "export.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct coil_reactor coil_reactor;
+
+typedef enum coil_backend_kind {
+    COIL_BACKEND_AUTO = 0, /* $COIL_REACTOR if set, else io_uring if the kernel allows it, else poll */
+    COIL_BACKEND_URING = 1,
+    COIL_BACKEND_POLL = 2,
+} coil_backend_kind;
+
+/* Do not handle SIGINT/SIGTERM in coil_reactor_run(). */
+#define COIL_REACTOR_NO_SIGNALS 0x1u
+
+typedef struct coil_reactor_options {
+    coil_backend_kind backend;
+    unsigned flags;            /* COIL_REACTOR_* */
+    unsigned ring_entries;     /* io_uring SQ size; 0: 256 */
+    unsigned recv_buffers;     /* provided receive buffers (power of two); 0: 1024 */
+    unsigned recv_buffer_size; /* bytes per receive buffer; 0: 16384 */
+    size_t send_zc_threshold;  /* io_uring: use SEND_ZC for sends of at least this many
+                                  bytes; 0 disables it (default: it loses on loopback) */
+} coil_reactor_options;
+
+/* Fill `opts` with the defaults. */
+COIL_API void coil_reactor_options_init(coil_reactor_options *opts);
+
+/* Create a reactor (`opts` may be NULL for defaults). Forcing a backend that
+ * cannot start (COIL_BACKEND_URING, or COIL_REACTOR=uring) fails with the
+ * kernel's error (e.g. -EPERM, -ENOSYS) or COIL_ENOURING, and logs why; an
+ * unknown $COIL_REACTOR value fails with -EINVAL. The chosen backend is logged
+ * at COIL_LOG_INFO. On success *out owns the reactor; free it with
+ * coil_reactor_free(). */
+COIL_API int coil_reactor_new(coil_reactor **out, const coil_reactor_options *opts);
+
+/* Free a reactor that is not running. Handles still open are closed (their
+ * connection_lost callbacks run) before the memory is released; well-behaved
+ * programs close everything first (see coil_reactor_live_handles()). */
+COIL_API void coil_reactor_free(coil_reactor *r);
+
+/* "io_uring" or "poll". */
+COIL_API const char *coil_reactor_backend_name(const coil_reactor *r);
+
+/* Run until coil_reactor_stop(). The first run fires the "startup" system
+ * event triggers. Stopping fires the "shutdown" triggers: "before", then
+ * "during" (coil closes every listening port and connection there; their
+ * callbacks run with reason COIL_ESHUTDOWN), then "after"; run() returns
+ * once every handle is closed. Unless COIL_REACTOR_NO_SIGNALS, SIGINT and
+ * SIGTERM stop the reactor while it runs. Returns 0 or a negative errno for
+ * a fatal backend failure. A stopped reactor may be run again. */
+COIL_API int coil_reactor_run(coil_reactor *r);
+
+/* Ask the reactor to stop (idempotent). Safe from any callback. */
+COIL_API void coil_reactor_stop(coil_reactor *r);
+
+/* Run one loop turn, waiting at most `timeout` seconds (0: do not block;
+ * negative: until something happens) (Twisted's reactor.iterate). No system
+ * event triggers fire. Returns 0 or a negative errno. */
+COIL_API int coil_reactor_iterate(coil_reactor *r, double timeout);
+
+/* Call fn(arg) on the next loop turn, in FIFO order. 0 or -ENOMEM. */
+COIL_API int coil_reactor_call_soon(coil_reactor *r, void (*fn)(void *arg), void *arg);
+
+/* The reactor's monotonic clock, for coil_call_later() (see clock.h). */
+COIL_API coil_clock *coil_reactor_clock(coil_reactor *r);
+/* Shorthand for coil_call_later(coil_reactor_clock(r), ...). */
+COIL_API coil_delayed_call *coil_reactor_call_later(coil_reactor *r, double delay,
+                                                    coil_delayed_fn fn, void *arg);
+
+/* System event triggers (Twisted's addSystemEventTrigger). */
+typedef enum coil_event { COIL_EVENT_STARTUP = 0, COIL_EVENT_SHUTDOWN = 1 } coil_event;
+typedef enum coil_phase {
+    COIL_PHASE_BEFORE = 0,
+    COIL_PHASE_DURING = 1,
+    COIL_PHASE_AFTER = 2
+} coil_phase;
+/* Add fn(arg) to run in `phase` of `event`. Triggers of one phase run in the
+ * order added. Returns a positive trigger id or -ENOMEM/-EINVAL. */
+COIL_API long coil_reactor_add_trigger(coil_reactor *r, coil_phase phase, coil_event event,
+                                       void (*fn)(void *arg), void *arg);
+/* Remove a trigger that has not run. 0 or -ENOENT. */
+COIL_API int coil_reactor_remove_trigger(coil_reactor *r, long id);
+
+/* Counters (io_uring-style instrumentation; backends fill what applies). */
+typedef struct coil_reactor_stats {
+    uint64_t loop_turns;
+    uint64_t submits;      /* io_uring_enter / poll calls */
+    uint64_t sqes;         /* io_uring SQEs queued */
+    uint64_t completions;  /* CQEs (io_uring) or readiness events (poll) */
+    uint64_t enobufs;      /* multishot receives stopped by an empty buffer ring */
+    uint64_t cq_overflows; /* times the CQ overflowed */
+    uint64_t stale;        /* completions dropped because their handle's generation moved on */
+    uint64_t accept_backoffs;
+    uint64_t live_handles;
+} coil_reactor_stats;
+COIL_API void coil_reactor_get_stats(const coil_reactor *r, coil_reactor_stats *out);
+
+/* Transports, listening ports and pending connects not yet fully closed.
+ * Tests assert this is 0 at teardown. */
+COIL_API size_t coil_reactor_live_handles(const coil_reactor *r);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,430 @@
+/* SPDX-License-Identifier: MIT */
+/* The reactor loop: backend choice, loop turns, call_soon, handle
+ * bookkeeping, final (endgame) callbacks, system event triggers. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+void coil_reactor_options_init(coil_reactor_options *o)
+{
+    *o = (coil_reactor_options){
+        .backend = COIL_BACKEND_AUTO,
+        .ring_entries = 256,
+        .recv_buffers = 1024,
+        .recv_buffer_size = 16384,
+    };
+}
+
+/* ---- handles and completion tags ---------------------------------------- */
+
+static int slots_grow(coil_reactor *r)
+{
+    uint32_t n = r->nslots ? r->nslots * 2 : 256;
+    struct coil__slot *s = realloc(r->slots, n * sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    for (uint32_t i = r->nslots; i < n; i++)
+        s[i] = (struct coil__slot){.h = NULL, .gen = 0, .next_free = i + 1 < n ? i + 1 : UINT32_MAX};
+    r->free_slot = r->nslots;
+    r->slots = s;
+    r->nslots = n;
+    return 0;
+}
+
+int coil__handle_init(coil_reactor *r, coil__handle *h, uint8_t type)
+{
+    if (r->free_slot == UINT32_MAX || r->nslots == 0) {
+        int rc = slots_grow(r);
+        if (rc < 0)
+            return rc;
+    }
+    uint32_t i = r->free_slot;
+    struct coil__slot *s = &r->slots[i];
+    r->free_slot = s->next_free;
+    s->h = h;
+    s->gen = (s->gen + 1) & 0xffffff; /* 24 bits travel in user_data */
+    *h = (coil__handle){.r = r, .slot = i, .gen = s->gen, .type = type};
+    h->next = r->handles;
+    if (r->handles)
+        r->handles->prev = h;
+    r->handles = h;
+    if (type != COIL__H_WATCH)
+        r->live++;
+    return 0;
+}
+
+coil__handle *coil__handle_lookup(coil_reactor *r, uint32_t slot, uint32_t gen)
+{
+    if (slot < r->nslots && r->slots[slot].h && r->slots[slot].gen == gen)
+        return r->slots[slot].h;
+    r->stats.stale++;
+    return NULL;
+}
+
+void coil__handle_forget(coil__handle *h)
+{
+    coil_reactor *r = h->r;
+    if (h->prev)
+        h->prev->next = h->next;
+    else
+        r->handles = h->next;
+    if (h->next)
+        h->next->prev = h->prev;
+    struct coil__slot *s = &r->slots[h->slot];
+    s->h = NULL;
+    s->next_free = r->free_slot;
+    r->free_slot = h->slot;
+    if (h->type != COIL__H_WATCH)
+        r->live--;
+}
+
+void coil__handle_closed(coil__handle *h)
+{
+    coil_reactor *r = h->r;
+    if (h->in_endgame)
+        return;
+    h->in_endgame = true;
+    h->endgame_next = NULL;
+    if (r->endgame_tail)
+        r->endgame_tail->endgame_next = h;
+    else
+        r->endgame_head = h;
+    r->endgame_tail = h;
+}
+
+/* Final callbacks run here, from the loop, never from inside a user call. */
+static void run_endgame(coil_reactor *r)
+{
+    while (r->endgame_head) {
+        coil__handle *h = r->endgame_head;
+        r->endgame_head = h->endgame_next;
+        if (!r->endgame_head)
+            r->endgame_tail = NULL;
+        coil__handle_forget(h);
+        switch (h->type) {
+        case COIL__H_TRANSPORT:
+            coil__transport_endgame((coil_transport *)h);
+            break;
+        case COIL__H_PORT:
+            coil__port_endgame((coil_port *)h);
+            break;
+        default:
+            free(h);
+        }
+    }
+}
+
+size_t coil_reactor_live_handles(const coil_reactor *r)
+{
+    return r->live;
+}
+
+void coil_reactor_get_stats(const coil_reactor *r, coil_reactor_stats *out)
+{
+    *out = r->stats;
+    out->live_handles = r->live;
+}
+
+/* ---- creation ------------------------------------------------------------ */
+
+static int choose_backend(const coil_reactor_options *o, coil_backend_kind *kind)
+{
+    *kind = o->backend;
+    const char *env = getenv("COIL_REACTOR");
+    if (*kind != COIL_BACKEND_AUTO || !env || !*env || strcmp(env, "auto") == 0)
+        return 0;
+    if (strcmp(env, "uring") == 0 || strcmp(env, "io_uring") == 0) {
+        *kind = COIL_BACKEND_URING;
+    } else if (strcmp(env, "poll") == 0) {
+        *kind = COIL_BACKEND_POLL;
+    } else {
+        coil_log(COIL_LOG_ERROR, COIL__SYS, "COIL_REACTOR=%s: expected uring, poll or auto", env);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int start_backend(coil_reactor *r, coil_backend_kind kind)
+{
+    int rc;
+#ifdef COIL_HAVE_URING
+    if (kind != COIL_BACKEND_POLL) {
+        r->be = &coil__uring_backend;
+        rc = r->be->init(r, &r->opts);
+        if (rc == 0)
+            return 0;
+        if (kind == COIL_BACKEND_URING) {
+            coil_log(COIL_LOG_ERROR, COIL__SYS, "io_uring backend requested but unavailable: %s",
+                     coil_strerror(rc));
+            return rc;
+        }
+        coil_log(COIL_LOG_INFO, COIL__SYS, "io_uring unavailable (%s): falling back to poll",
+                 coil_strerror(rc));
+    }
+#else
+    if (kind == COIL_BACKEND_URING) {
+        coil_log(COIL_LOG_ERROR, COIL__SYS, "io_uring backend requested but coil was built "
+                                            "without it");
+        return COIL_ENOURING;
+    }
+#endif
+    r->be = &coil__poll_backend;
+    rc = r->be->init(r, &r->opts);
+    return rc;
+}
+
+int coil_reactor_new(coil_reactor **out, const coil_reactor_options *opts)
+{
+    coil_reactor *r = calloc(1, sizeof(*r));
+    if (!r)
+        return -ENOMEM;
+    if (opts)
+        r->opts = *opts;
+    else
+        coil_reactor_options_init(&r->opts);
+    coil_reactor_options defaults;
+    coil_reactor_options_init(&defaults);
+    if (!r->opts.ring_entries)
+        r->opts.ring_entries = defaults.ring_entries;
+    if (!r->opts.recv_buffers)
+        r->opts.recv_buffers = defaults.recv_buffers;
+    if (!r->opts.recv_buffer_size)
+        r->opts.recv_buffer_size = defaults.recv_buffer_size;
+    coil__clock_init(&r->clock, false);
+    r->pool.max_free = 256;
+    r->free_slot = UINT32_MAX;
+    r->sig_pipe[0] = r->sig_pipe[1] = -1;
+    r->next_trigger_id = 1;
+    coil_backend_kind kind;
+    int rc = choose_backend(&r->opts, &kind);
+    if (rc == 0)
+        rc = start_backend(r, kind);
+    if (rc < 0) {
+        coil__clock_fini(&r->clock);
+        free(r->slots);
+        free(r);
+        return rc;
+    }
+    coil_log(COIL_LOG_INFO, COIL__SYS, "reactor backend: %s", r->be->name);
+    *out = r;
+    return 0;
+}
+
+const char *coil_reactor_backend_name(const coil_reactor *r)
+{
+    return r->be->name;
+}
+
+/* ---- call_soon ----------------------------------------------------------- */
+
+int coil_reactor_call_soon(coil_reactor *r, void (*fn)(void *arg), void *arg)
+{
+    if (r->calls_len == r->calls_cap) {
+        size_t cap = r->calls_cap ? r->calls_cap * 2 : 64;
+        coil__call *c = malloc(cap * sizeof(*c));
+        if (!c)
+            return -ENOMEM;
+        for (size_t i = 0; i < r->calls_len; i++)
+            c[i] = r->calls[(r->calls_head + i) % r->calls_cap];
+        free(r->calls);
+        r->calls = c;
+        r->calls_cap = cap;
+        r->calls_head = 0;
+    }
+    r->calls[(r->calls_head + r->calls_len) % r->calls_cap] = (coil__call){fn, arg};
+    r->calls_len++;
+    return 0;
+}
+
+/* Run the calls queued before this turn; calls they queue wait a turn. */
+static void run_calls(coil_reactor *r)
+{
+    size_t n = r->calls_len;
+    while (n-- > 0) {
+        coil__call c = r->calls[r->calls_head];
+        r->calls_head = (r->calls_head + 1) % r->calls_cap;
+        r->calls_len--;
+        c.fn(c.arg);
+    }
+}
+
+coil_clock *coil_reactor_clock(coil_reactor *r)
+{
+    return &r->clock;
+}
+
+coil_delayed_call *coil_reactor_call_later(coil_reactor *r, double delay, coil_delayed_fn fn,
+                                           void *arg)
+{
+    return coil_call_later(&r->clock, delay, fn, arg);
+}
+
+/* ---- loop ---------------------------------------------------------------- */
+
+bool coil__reactor_has_work(const coil_reactor *r)
+{
+    /* A stop request, or a shutdown with nothing left to drain, must not
+     * wait for I/O either. */
+    return r->calls_len || r->endgame_head || r->heldq || (r->running && r->stop_requested) ||
+           (r->shutting_down && r->live == 0);
+}
+
+/* One turn: due calls and timers, final callbacks, then wait for the
+ * backend (not at all when work is already pending) and dispatch. */
+static int turn(coil_reactor *r, int64_t max_wait_ns)
+{
+    r->stats.loop_turns++;
+    run_calls(r);
+    coil__clock_run_due(&r->clock, coil__monotonic_ns(), r->clock.seq);
+    run_endgame(r);
+    coil__deliver_held(r);
+
+    int64_t timeout = max_wait_ns;
+    if (coil__reactor_has_work(r)) {
+        timeout = 0;
+    } else {
+        int64_t next = coil__clock_next_ns(&r->clock);
+        if (next != INT64_MAX) {
+            int64_t until = next - coil__monotonic_ns();
+            if (until < 0)
+                until = 0;
+            if (timeout < 0 || until < timeout)
+                timeout = until;
+        }
+    }
+    int rc = r->be->wait(r, timeout);
+    run_endgame(r);
+    return rc;
+}
+
+int coil_reactor_iterate(coil_reactor *r, double timeout)
+{
+    int64_t ns = timeout < 0 ? -1 : (int64_t)(timeout * 1e9);
+    return turn(r, ns);
+}
+
+void coil_reactor_stop(coil_reactor *r)
+{
+    r->stop_requested = true;
+}
+
+/* ---- system event triggers ---------------------------------------------- */
+
+long coil_reactor_add_trigger(coil_reactor *r, coil_phase phase, coil_event event,
+                              void (*fn)(void *arg), void *arg)
+{
+    if ((unsigned)phase > COIL_PHASE_AFTER || (unsigned)event > COIL_EVENT_SHUTDOWN || !fn)
+        return -EINVAL;
+    coil__trigger *t = realloc(r->triggers, (r->ntriggers + 1) * sizeof(*t));
+    if (!t)
+        return -ENOMEM;
+    r->triggers = t;
+    long id = r->next_trigger_id++;
+    t[r->ntriggers++] = (coil__trigger){id, phase, event, fn, arg};
+    return id;
+}
+
+int coil_reactor_remove_trigger(coil_reactor *r, long id)
+{
+    for (size_t i = 0; i < r->ntriggers; i++) {
+        if (r->triggers[i].id == id) {
+            memmove(&r->triggers[i], &r->triggers[i + 1],
+                    (r->ntriggers - i - 1) * sizeof(*r->triggers));
+            r->ntriggers--;
+            return 0;
+        }
+    }
+    return -ENOENT;
+}
+
+/* Each trigger fires once; triggers added while firing a phase of the same
+ * event also run (they are appended and found by the same scan). */
+static void fire_triggers(coil_reactor *r, coil_event event, coil_phase phase)
+{
+    size_t i = 0;
+    while (i < r->ntriggers) {
+        coil__trigger t = r->triggers[i];
+        if (t.event != event || t.phase != phase) {
+            i++;
+            continue;
+        }
+        memmove(&r->triggers[i], &r->triggers[i + 1], (r->ntriggers - i - 1) * sizeof(t));
+        r->ntriggers--;
+        t.fn(t.arg);
+    }
+}
+
+/* Close every port and connection ("during shutdown"); their callbacks run
+ * with COIL_ESHUTDOWN as the loop drains them. */
+static void disconnect_all(coil_reactor *r)
+{
+    for (coil__handle *h = r->handles; h; h = h->next) {
+        if (h->closing)
+            continue;
+        if (h->type == COIL__H_TRANSPORT)
+            coil__transport_close((coil_transport *)h, COIL_ESHUTDOWN, false);
+        else if (h->type == COIL__H_PORT)
+            coil_port_stop_listening((coil_port *)h, NULL, NULL);
+    }
+}
+
+static int drain_handles(coil_reactor *r)
+{
+    int rc = 0;
+    while (r->live > 0 && rc >= 0) {
+        disconnect_all(r); /* also catches handles created by callbacks meanwhile */
+        rc = turn(r, -1);
+    }
+    return rc;
+}
+
+int coil_reactor_run(coil_reactor *r)
+{
+    if (r->running)
+        return -EBUSY;
+    r->running = true;
+    r->stop_requested = false;
+    if (!(r->opts.flags & COIL_REACTOR_NO_SIGNALS))
+        coil__signals_install(r);
+    if (!r->started) {
+        r->started = true;
+        for (int p = COIL_PHASE_BEFORE; p <= COIL_PHASE_AFTER; p++)
+            fire_triggers(r, COIL_EVENT_STARTUP, (coil_phase)p);
+    }
+    int rc = 0;
+    while (!r->stop_requested && rc >= 0)
+        rc = turn(r, -1);
+    fire_triggers(r, COIL_EVENT_SHUTDOWN, COIL_PHASE_BEFORE);
+    fire_triggers(r, COIL_EVENT_SHUTDOWN, COIL_PHASE_DURING);
+    r->shutting_down = true;
+    int drc = drain_handles(r);
+    r->shutting_down = false;
+    fire_triggers(r, COIL_EVENT_SHUTDOWN, COIL_PHASE_AFTER);
+    coil__signals_remove(r);
+    /* Calls queued by shutdown callbacks still run once. */
+    while (coil__reactor_has_work(r) && drc >= 0)
+        drc = turn(r, 0);
+    r->running = false;
+    r->stop_requested = false;
+    return rc < 0 ? rc : drc < 0 ? drc : 0;
+}
+
+void coil_reactor_free(coil_reactor *r)
+{
+    if (!r)
+        return;
+    drain_handles(r);
+    run_calls(r);
+    r->be->fini(r);
+    run_endgame(r);
+    coil__signals_fini(r);
+    coil__clock_fini(&r->clock);
+    coil__pool_fini(&r->pool);
+    free(r->calls);
+    free(r->slots);
+    free(r->triggers);
+    free(r->rbuf);
+    free(r);
+}

@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Test harness shared by the cmocka suites: reactors from $COIL_REACTOR,
+ * bounded waits, a recording protocol/factory, blocking peer sockets run
+ * in threads, and a teardown that fails when anything is left alive.
+ */
+#ifndef COIL_TEST_HELPERS_H
+#define COIL_TEST_HELPERS_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <coil/coil.h>
+
+/* A reactor for the backend named by $COIL_REACTOR (uring|poll). Exits 77
+ * (skip) when io_uring was asked for but this kernel refuses it. */
+coil_reactor *t_reactor(void);
+/* Fail if any handle is still alive or any completion was stale, then
+ * free the reactor. */
+void t_teardown(coil_reactor *r);
+
+/* Iterate until cond(arg) is true; fail the test after `timeout` seconds. */
+void t_run_until(coil_reactor *r, bool (*cond)(void *arg), void *arg, double timeout);
+/* Iterate until *flag becomes true. */
+void t_run_until_flag(coil_reactor *r, const bool *flag, double timeout);
+/* Iterate for `seconds` (to let things settle or to prove nothing happens). */
+void t_run_for(coil_reactor *r, double seconds);
+
+/* A growable byte buffer. */
+typedef struct t_buf {
+    unsigned char *data;
+    size_t len, cap;
+} t_buf;
+void t_buf_append(t_buf *b, const void *data, size_t len);
+void t_buf_free(t_buf *b);
+/* Deterministic pattern bytes for payloads: byte i of stream `seed`. */
+void t_fill_pattern(void *dst, size_t len, uint32_t seed, size_t offset);
+
+/* A protocol that records everything that happens to it. */
+typedef struct t_conn t_conn;
+struct t_conn {
+    coil_protocol base;
+    struct t_factory *factory;
+    t_buf rx;
+    int made;
+    int lost_count;
+    int lost_reason;
+    int read_eof;
+    int write_lost;
+    bool echo;          /* write back what arrives */
+    bool half_close;    /* provide read_connection_lost */
+    bool keep;          /* do not free at connection_lost (the test frees) */
+    void (*on_made)(t_conn *c);
+    void (*on_data)(t_conn *c, const void *data, size_t len);
+    void (*on_lost)(t_conn *c, int reason);
+    void *user;
+};
+
+typedef struct t_factory {
+    coil_factory base;
+    bool echo, half_close, keep;
+    bool refuse;        /* build_protocol returns NULL */
+    int built, started, stopped, lost, open;
+    int lost_reasons[8]; /* histogram of the first distinct reasons */
+    t_conn *last;       /* last protocol built */
+    void (*on_made)(t_conn *c);
+    void (*on_data)(t_conn *c, const void *data, size_t len);
+    void (*on_lost)(t_conn *c, int reason);
+    void *user;
+} t_factory;
+
+void t_factory_init(t_factory *f);
+/* Frees a t_conn built with keep=true. */
+void t_conn_free(t_conn *c);
+
+/* Listen on 127.0.0.1 with an ephemeral port. */
+coil_port *t_listen_tcp(coil_reactor *r, coil_factory *f, uint16_t *port);
+/* Listen on a fresh UNIX path under /tmp (written to path, >= 108 bytes). */
+coil_port *t_listen_unix(coil_reactor *r, coil_factory *f, char *path);
+/* Stop listening and wait until the port is really closed. */
+void t_stop_listening(coil_reactor *r, coil_port *p);
+
+/* Connect with coil and wait for the result; returns the protocol (NULL
+ * and *err set on failure). */
+coil_protocol *t_connect_tcp(coil_reactor *r, coil_factory *f, uint16_t port, int *err);
+
+/* Blocking peer sockets (used from helper threads). */
+int t_peer_connect_tcp(uint16_t port);
+int t_peer_connect_unix(const char *path);
+/* Write all / read exactly n (with a 20 s receive timeout); 0 or -errno. */
+int t_peer_write_all(int fd, const void *data, size_t len);
+ssize_t t_peer_read_n(int fd, void *buf, size_t n);
+/* Read until EOF into b; returns 0 on EOF, -errno on error (e.g. reset). */
+int t_peer_read_to_eof(int fd, t_buf *b);
+
+/* Threads. */
+typedef struct t_thread t_thread;
+t_thread *t_thread_start(void *(*fn)(void *), void *arg);
+void *t_thread_join(t_thread *t);
+
+/* Count of log lines containing `needle` since t_log_capture(). */
+void t_log_capture(void);
+int t_log_count(const char *needle);
+
+#endif

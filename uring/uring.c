@@ -1,0 +1,608 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The io_uring backend.
+ *
+ * One ring per reactor (SINGLE_ISSUER|DEFER_TASKRUN where the kernel has
+ * them). Every SQE queued during a loop turn goes to the kernel in the one
+ * io_uring_submit_and_wait_timeout() call that also waits, with the next
+ * timer deadline as its timeout. Listening sockets use multishot accept;
+ * connected sockets use multishot recv into one provided-buffer ring shared
+ * by the whole reactor, so an idle connection owns no receive memory;
+ * data_received() reads straight from the ring buffer, which goes back to
+ * the ring when the callback returns. Sends come from the transport's queue,
+ * one in flight per socket.
+ *
+ * user_data = slot (32 bits) | generation (24) | op (8): a completion for a
+ * handle that has been released (its slot's generation moved on) is
+ * dropped, never delivered to whatever reuses the fd. A handle is released
+ * only after its last operation completed (inflight == 0).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <liburing.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define SYS "coil.uring"
+#define BGID 0
+#define MAX_IOV 64
+#define CQE_BATCH 64
+
+enum op {
+    OP_RECV = 1,
+    OP_SEND,
+    OP_SEND_ZC,
+    OP_ACCEPT,
+    OP_CONNECT,
+    OP_LINK_TIMEOUT,
+    OP_CANCEL,
+    OP_POLL,
+};
+
+enum { IDLE = 0, ACTIVE, CANCELLING }; /* multishot recv/accept state */
+
+typedef struct uring_state {
+    struct io_uring ring;
+    struct io_uring_buf_ring *br;
+    size_t br_bytes;
+    char *bufs;
+    unsigned nbufs, bufsz;
+    int mask;
+    size_t zc_threshold;
+    bool overflow_logged;
+} uring_state;
+
+typedef struct connect_ctx {
+    coil_address addr;
+    struct __kernel_timespec ts;
+} connect_ctx;
+
+
+
+static uring_state *state(coil_reactor *r)
+{
+    return r->be_data;
+}
+
+static uint64_t tag(const coil__handle *h, enum op op)
+{
+    return ((uint64_t)h->slot << 32) | ((uint64_t)(h->gen & 0xffffff) << 8) | op;
+}
+
+static struct io_uring_sqe *get_sqe(coil_reactor *r)
+{
+    uring_state *s = state(r);
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&s->ring);
+    if (!sqe) {
+        /* SQ full: hand what we have to the kernel and take a fresh slot. */
+        io_uring_submit(&s->ring);
+        r->stats.submits++;
+        sqe = io_uring_get_sqe(&s->ring);
+    }
+    return sqe;
+}
+
+/* Every SQE counts as in flight for its handle until its final CQE. */
+static struct io_uring_sqe *op_sqe(coil__handle *h, enum op op)
+{
+    struct io_uring_sqe *sqe = get_sqe(h->r);
+    if (!sqe)
+        return NULL;
+    io_uring_sqe_set_data64(sqe, tag(h, op));
+    h->inflight++;
+    h->r->stats.sqes++;
+    return sqe;
+}
+
+static void set_blocking(int fd)
+{
+    /* io_uring does its own non-blocking attempt and then waits on the
+     * socket; an O_NONBLOCK socket would hand -EAGAIN back instead. */
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0 && (fl & O_NONBLOCK))
+        fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+}
+
+/* ---- provided buffers ---------------------------------------------------- */
+
+static void recycle(uring_state *s, unsigned bid)
+{
+    io_uring_buf_ring_add(s->br, s->bufs + (size_t)bid * s->bufsz, s->bufsz, (unsigned short)bid,
+                          s->mask, 0);
+    io_uring_buf_ring_advance(s->br, 1);
+}
+
+/* liburing 2.3 has no io_uring_setup_buf_ring(): map and register by hand. */
+static int setup_buf_ring(uring_state *s, unsigned nbufs, unsigned bufsz)
+{
+    if (nbufs == 0 || nbufs > 32768 || (nbufs & (nbufs - 1)))
+        return -EINVAL;
+    s->nbufs = nbufs;
+    s->bufsz = bufsz;
+    s->br_bytes = nbufs * sizeof(struct io_uring_buf);
+    void *ring = mmap(NULL, s->br_bytes, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1,
+                      0);
+    if (ring == MAP_FAILED)
+        return -errno;
+    s->br = ring;
+    s->bufs = mmap(NULL, (size_t)nbufs * bufsz, PROT_READ | PROT_WRITE,
+                   MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+    if (s->bufs == MAP_FAILED) {
+        s->bufs = NULL;
+        return -errno;
+    }
+    struct io_uring_buf_reg reg = {.ring_addr = (uintptr_t)ring, .ring_entries = nbufs,
+                                   .bgid = BGID};
+    int rc = io_uring_register_buf_ring(&s->ring, &reg, 0);
+    if (rc < 0)
+        return rc;
+    io_uring_buf_ring_init(s->br);
+    s->mask = io_uring_buf_ring_mask(nbufs);
+    for (unsigned i = 0; i < nbufs; i++)
+        io_uring_buf_ring_add(s->br, s->bufs + (size_t)i * bufsz, bufsz, (unsigned short)i,
+                              s->mask, (int)i);
+    io_uring_buf_ring_advance(s->br, (int)nbufs);
+    return 0;
+}
+
+/* ---- lifecycle ----------------------------------------------------------- */
+
+static int init_ring(uring_state *s, unsigned entries)
+{
+    static const unsigned flag_sets[] = {
+        IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SUBMIT_ALL,
+        IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG | IORING_SETUP_SUBMIT_ALL,
+        0,
+    };
+    int rc = -ENOSYS;
+    for (size_t i = 0; i < sizeof(flag_sets) / sizeof(flag_sets[0]); i++) {
+        struct io_uring_params p = {.flags = flag_sets[i] | IORING_SETUP_CQSIZE,
+                                    .cq_entries = entries * 32};
+        rc = io_uring_queue_init_params(entries, &s->ring, &p);
+        if (rc == 0) {
+            coil_log(COIL_LOG_DEBUG, SYS, "ring flags 0x%x features 0x%x", p.flags, p.features);
+            return 0;
+        }
+        if (rc != -EINVAL)
+            return rc; /* EPERM/ENOSYS (seccomp, io_uring_disabled) or ENOMEM */
+    }
+    return rc;
+}
+
+/* Multishot recv (6.0) and buffer rings (5.19) are required; SEND_ZC is a
+ * 6.0 opcode, so its presence stands for the multishot recv flag. */
+static int probe(uring_state *s)
+{
+    struct io_uring_probe *pr = io_uring_get_probe_ring(&s->ring);
+    if (!pr)
+        return -ENOSYS;
+    int ok = io_uring_opcode_supported(pr, IORING_OP_SEND_ZC) &&
+             io_uring_opcode_supported(pr, IORING_OP_ACCEPT) &&
+             io_uring_opcode_supported(pr, IORING_OP_CONNECT) &&
+             io_uring_opcode_supported(pr, IORING_OP_ASYNC_CANCEL);
+    io_uring_free_probe(pr);
+    return ok ? 0 : COIL_ENOURING;
+}
+
+static void free_state(uring_state *s, bool ring_up)
+{
+    if (ring_up)
+        io_uring_queue_exit(&s->ring);
+    if (s->br)
+        munmap(s->br, s->br_bytes);
+    if (s->bufs)
+        munmap(s->bufs, (size_t)s->nbufs * s->bufsz);
+    free(s);
+}
+
+static int uring_init(coil_reactor *r, const coil_reactor_options *o)
+{
+    uring_state *s = calloc(1, sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    int rc = init_ring(s, o->ring_entries);
+    if (rc < 0) {
+        free_state(s, false);
+        return rc;
+    }
+    rc = probe(s);
+    if (rc == 0)
+        rc = setup_buf_ring(s, o->recv_buffers, o->recv_buffer_size);
+    if (rc < 0) {
+        free_state(s, true);
+        return rc;
+    }
+    io_uring_register_ring_fd(&s->ring); /* optional: saves an fd lookup per enter */
+    s->zc_threshold = o->send_zc_threshold;
+    r->be_data = s;
+    return 0;
+}
+
+static void uring_fini(coil_reactor *r)
+{
+    free_state(state(r), true);
+    r->be_data = NULL;
+}
+
+/* ---- closing ------------------------------------------------------------- */
+
+static void free_transport_extras(coil_transport *t)
+{
+    free(t->be.uring.iov);
+    free(t->be.uring.msg);
+    free(t->be.uring.connect_ctx);
+    t->be.uring.iov = NULL;
+    t->be.uring.msg = NULL;
+    t->be.uring.connect_ctx = NULL;
+}
+
+/* Called after every completion: a closing handle is finished once nothing
+ * of it is in flight any more (close() alone would not cancel requests). */
+static void maybe_finish_close(coil__handle *h)
+{
+    if (!h->closing || h->inflight > 0 || h->in_endgame)
+        return;
+    if (h->type == COIL__H_TRANSPORT) {
+        coil_transport *t = (coil_transport *)h;
+        free_transport_extras(t);
+        close(t->fd);
+    } else if (h->type == COIL__H_PORT) {
+        close(((coil_port *)h)->fd);
+    } else {
+        return; /* watches are torn down at fini */
+    }
+    coil__handle_closed(h);
+}
+
+static void cancel_all(coil__handle *h, int fd)
+{
+    struct io_uring_sqe *sqe = op_sqe(h, OP_CANCEL);
+    if (sqe)
+        io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
+}
+
+static void uring_close(coil_transport *t)
+{
+    if (t->h.inflight > 0)
+        cancel_all(&t->h, t->fd);
+    maybe_finish_close(&t->h);
+}
+
+static void uring_port_close(coil_port *p)
+{
+    if (p->h.inflight > 0)
+        cancel_all(&p->h, p->fd);
+    maybe_finish_close(&p->h);
+}
+
+/* ---- receiving ----------------------------------------------------------- */
+
+static void arm_recv(coil_transport *t)
+{
+    struct io_uring_sqe *sqe = op_sqe(&t->h, OP_RECV);
+    if (!sqe)
+        return;
+    io_uring_prep_recv_multishot(sqe, t->fd, NULL, 0, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = BGID;
+    t->be.uring.recv_state = ACTIVE;
+}
+
+static void uring_read_start(coil_transport *t)
+{
+    /* While a cancel is in flight the terminal CQE re-arms (see on_recv). */
+    if (t->be.uring.recv_state == IDLE)
+        arm_recv(t);
+}
+
+static void uring_read_stop(coil_transport *t)
+{
+    if (t->be.uring.recv_state != ACTIVE)
+        return;
+    struct io_uring_sqe *sqe = op_sqe(&t->h, OP_CANCEL);
+    if (!sqe)
+        return;
+    io_uring_prep_cancel64(sqe, tag(&t->h, OP_RECV), 0);
+    t->be.uring.recv_state = CANCELLING;
+}
+
+static void on_recv(coil_reactor *r, coil_transport *t, int res, unsigned flags)
+{
+    uring_state *s = state(r);
+    bool more = flags & IORING_CQE_F_MORE;
+    if (!more)
+        t->be.uring.recv_state = IDLE;
+    if (res > 0 && (flags & IORING_CQE_F_BUFFER)) {
+        unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
+        coil__transport_on_read(t, s->bufs + (size_t)bid * s->bufsz, res);
+        recycle(s, bid); /* after the callback: the protocol read it in place */
+    } else if (res == 0) {
+        coil__transport_on_read(t, NULL, 0);
+    } else if (res == -ENOBUFS) {
+        /* The ring ran dry; the data waits in the socket. Buffers come back
+         * as this batch is processed, so re-arming below is enough. */
+        r->stats.enobufs++;
+    } else if (res < 0 && res != -ECANCELED) {
+        coil__transport_on_read(t, NULL, res);
+    }
+    if (!more && t->be.uring.recv_state == IDLE && coil__transport_wants_read(t))
+        arm_recv(t);
+}
+
+/* ---- sending ------------------------------------------------------------- */
+
+static void uring_send(coil_transport *t)
+{
+    uring_state *s = state(t->h.r);
+    struct iovec one;
+    size_t total;
+    int n = coil__outq_peek(&t->outq, &one, 1, &total);
+    if (n == 1 && one.iov_len == t->outq.bytes) {
+        bool zc = s->zc_threshold && total >= s->zc_threshold;
+        struct io_uring_sqe *sqe = op_sqe(&t->h, zc ? OP_SEND_ZC : OP_SEND);
+        if (!sqe)
+            goto fail;
+        if (zc)
+            io_uring_prep_send_zc(sqe, t->fd, one.iov_base, one.iov_len, MSG_NOSIGNAL, 0);
+        else
+            io_uring_prep_send(sqe, t->fd, one.iov_base, one.iov_len, MSG_NOSIGNAL);
+        return;
+    }
+    /* Several chunks: gather them with sendmsg. The iovec array must stay
+     * put until the completion, so it lives with the transport. */
+    if (!t->be.uring.iov) {
+        t->be.uring.iov = malloc(MAX_IOV * sizeof(struct iovec));
+        t->be.uring.msg = calloc(1, sizeof(struct msghdr));
+        if (!t->be.uring.iov || !t->be.uring.msg)
+            goto fail;
+    }
+    struct msghdr *msg = t->be.uring.msg;
+    msg->msg_iov = t->be.uring.iov;
+    msg->msg_iovlen = (size_t)coil__outq_peek(&t->outq, t->be.uring.iov, MAX_IOV, &total);
+    struct io_uring_sqe *sqe = op_sqe(&t->h, OP_SEND);
+    if (!sqe)
+        goto fail;
+    io_uring_prep_sendmsg(sqe, t->fd, msg, MSG_NOSIGNAL);
+    return;
+fail:
+    coil__transport_on_sent(t, -ENOMEM);
+}
+
+static void on_send_zc(coil_transport *t, int res, unsigned flags)
+{
+    /* Two CQEs: the result (F_MORE), then the notification that the kernel
+     * no longer reads the buffer. The queue is only advanced after the
+     * latter, so the chunk stays alive. */
+    if (flags & IORING_CQE_F_NOTIF) {
+        coil__transport_on_sent(t, t->be.uring.zc_result);
+        return;
+    }
+    if (flags & IORING_CQE_F_MORE)
+        t->be.uring.zc_result = res;
+    else
+        coil__transport_on_sent(t, res);
+}
+
+/* ---- accepting ----------------------------------------------------------- */
+
+static void arm_accept(coil_port *p)
+{
+    struct io_uring_sqe *sqe = op_sqe(&p->h, OP_ACCEPT);
+    if (!sqe)
+        return;
+    io_uring_prep_multishot_accept(sqe, p->fd, NULL, NULL, SOCK_CLOEXEC);
+    p->be.uring.accept_state = ACTIVE;
+}
+
+static bool wants_accept(const coil_port *p)
+{
+    return p->accepting && !p->backoff && !p->h.closing;
+}
+
+static int uring_port_start(coil_port *p)
+{
+    set_blocking(p->fd);
+    p->accepting = true;
+    if (p->be.uring.accept_state == IDLE)
+        arm_accept(p);
+    return 0;
+}
+
+static void uring_port_pause(coil_port *p)
+{
+    if (p->be.uring.accept_state != ACTIVE)
+        return;
+    struct io_uring_sqe *sqe = op_sqe(&p->h, OP_CANCEL);
+    if (!sqe)
+        return;
+    io_uring_prep_cancel64(sqe, tag(&p->h, OP_ACCEPT), 0);
+    p->be.uring.accept_state = CANCELLING;
+}
+
+static void on_accept(coil_port *p, int res, unsigned flags)
+{
+    bool more = flags & IORING_CQE_F_MORE;
+    if (!more)
+        p->be.uring.accept_state = IDLE;
+    if (res != -ECANCELED)
+        coil__port_on_accept(p, res);
+    if (!more && p->be.uring.accept_state == IDLE && wants_accept(p))
+        arm_accept(p);
+}
+
+/* ---- connecting ---------------------------------------------------------- */
+
+static int uring_connect(coil_transport *t, const coil_address *addr, int64_t timeout_ns)
+{
+    uring_state *s = state(t->h.r);
+    set_blocking(t->fd);
+    connect_ctx *c = malloc(sizeof(*c));
+    if (!c)
+        return -ENOMEM;
+    c->addr = *addr;
+    t->be.uring.connect_ctx = c;
+    /* A link must not be split by an SQ-full submit between its SQEs. */
+    if (io_uring_sq_space_left(&s->ring) < 2) {
+        io_uring_submit(&s->ring);
+        t->h.r->stats.submits++;
+    }
+    struct io_uring_sqe *sqe = op_sqe(&t->h, OP_CONNECT);
+    io_uring_prep_connect(sqe, t->fd, &c->addr.u.sa, c->addr.len);
+    if (timeout_ns >= 0) {
+        sqe->flags |= IOSQE_IO_LINK;
+        c->ts.tv_sec = timeout_ns / 1000000000;
+        c->ts.tv_nsec = timeout_ns % 1000000000;
+        struct io_uring_sqe *to = op_sqe(&t->h, OP_LINK_TIMEOUT);
+        io_uring_prep_link_timeout(to, &c->ts, 0);
+    }
+    return 0;
+}
+
+static void on_connect(coil_transport *t, int res)
+{
+    /* -ECANCELED without a close request means the linked timeout fired. */
+    if (res == -ECANCELED && !t->h.closing)
+        res = -ETIMEDOUT;
+    coil__transport_on_connected(t, res);
+}
+
+/* ---- watches ------------------------------------------------------------- */
+
+static int uring_watch_start(coil__watch *w)
+{
+    struct io_uring_sqe *sqe = op_sqe(&w->h, OP_POLL);
+    if (!sqe)
+        return -EBUSY;
+    io_uring_prep_poll_multishot(sqe, w->fd, POLLIN);
+    return 0;
+}
+
+static void uring_watch_close(coil__watch *w)
+{
+    (void)w; /* the ring's teardown cancels the poll */
+}
+
+/* ---- completions --------------------------------------------------------- */
+
+typedef struct cqe_copy {
+    uint64_t user_data;
+    int32_t res;
+    uint32_t flags;
+} cqe_copy;
+
+static void dispatch(coil_reactor *r, const cqe_copy *c)
+{
+    uint32_t slot = (uint32_t)(c->user_data >> 32);
+    uint32_t gen = (uint32_t)(c->user_data >> 8) & 0xffffff;
+    enum op op = (enum op)(c->user_data & 0xff);
+    coil__handle *h = coil__handle_lookup(r, slot, gen);
+    if (!h) {
+        if (c->flags & IORING_CQE_F_BUFFER) /* never lose a ring buffer */
+            recycle(state(r), c->flags >> IORING_CQE_BUFFER_SHIFT);
+        return;
+    }
+    if (!(c->flags & IORING_CQE_F_MORE))
+        h->inflight--;
+    switch (op) {
+    case OP_RECV:
+        on_recv(r, (coil_transport *)h, c->res, c->flags);
+        break;
+    case OP_SEND:
+        coil__transport_on_sent((coil_transport *)h, c->res);
+        break;
+    case OP_SEND_ZC:
+        on_send_zc((coil_transport *)h, c->res, c->flags);
+        break;
+    case OP_ACCEPT:
+        on_accept((coil_port *)h, c->res, c->flags);
+        break;
+    case OP_CONNECT:
+        on_connect((coil_transport *)h, c->res);
+        break;
+    case OP_POLL: {
+        coil__watch *w = (coil__watch *)h;
+        if (c->res > 0)
+            w->cb(w);
+        if (!(c->flags & IORING_CQE_F_MORE) && !h->closing)
+            uring_watch_start(w);
+        break;
+    }
+    case OP_LINK_TIMEOUT:
+    case OP_CANCEL:
+        break;
+    }
+    maybe_finish_close(h);
+}
+
+static void note_overflow(coil_reactor *r, uring_state *s)
+{
+    r->stats.cq_overflows++;
+    if (!s->overflow_logged) {
+        s->overflow_logged = true;
+        coil_log(COIL_LOG_WARN, SYS, "completion queue overflowed; the kernel kept the events "
+                                     "(NODROP), but the ring is too small for this load");
+    }
+    io_uring_get_events(&s->ring); /* flush the kernel's overflow list */
+}
+
+static int uring_wait(coil_reactor *r, int64_t timeout_ns)
+{
+    uring_state *s = state(r);
+    int rc;
+    r->stats.submits++;
+    if (timeout_ns == 0) {
+        rc = io_uring_submit_and_get_events(&s->ring);
+    } else {
+        struct io_uring_cqe *cqe;
+        struct __kernel_timespec ts = {.tv_sec = timeout_ns / 1000000000,
+                                       .tv_nsec = timeout_ns % 1000000000};
+        rc = io_uring_submit_and_wait_timeout(&s->ring, &cqe, 1, timeout_ns < 0 ? NULL : &ts,
+                                              NULL);
+    }
+    if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY && rc != -EBADR &&
+        rc != -EAGAIN)
+        return rc;
+    /* Copy a batch out and advance the CQ before dispatching, so callbacks
+     * that queue more work never find the CQ full of entries already read. */
+    for (;;) {
+        struct io_uring_cqe *cqes[CQE_BATCH];
+        cqe_copy batch[CQE_BATCH];
+        unsigned n = io_uring_peek_batch_cqe(&s->ring, cqes, CQE_BATCH);
+        if (n == 0) {
+            if (io_uring_cq_has_overflow(&s->ring)) {
+                note_overflow(r, s);
+                continue;
+            }
+            break;
+        }
+        for (unsigned i = 0; i < n; i++)
+            batch[i] = (cqe_copy){cqes[i]->user_data, cqes[i]->res, cqes[i]->flags};
+        io_uring_cq_advance(&s->ring, n);
+        r->stats.completions += n;
+        for (unsigned i = 0; i < n; i++)
+            dispatch(r, &batch[i]);
+    }
+    return 0;
+}
+
+const coil__backend_ops coil__uring_backend = {
+    .name = "io_uring",
+    .init = uring_init,
+    .fini = uring_fini,
+    .wait = uring_wait,
+    .port_start = uring_port_start,
+    .port_pause = uring_port_pause,
+    .port_close = uring_port_close,
+    .read_start = uring_read_start,
+    .read_stop = uring_read_stop,
+    .send = uring_send,
+    .connect = uring_connect,
+    .close = uring_close,
+    .watch_start = uring_watch_start,
+    .watch_close = uring_watch_close,
+};
