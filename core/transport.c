@@ -426,6 +426,12 @@ coil_producer *coil_transport_producer(coil_transport *t)
 
 void coil__transport_endgame(coil_transport *t)
 {
+    if (T_HAS(t, COIL__T_IN_HELDQ)) { /* closed while deferred work was queued */
+        coil_transport **pp = &t->h.r->heldq;
+        while (*pp != t)
+            pp = &(*pp)->heldq_next;
+        *pp = t->heldq_next;
+    }
     coil__outq_clear(&t->outq, &t->h.r->pool);
     free(t->held);
     t->held = NULL;

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Configure and build one flavour:  scripts/build.sh release|asan [extra cmake args]
+#   release: optimized, -Werror      -> build/release
+#   asan:    ASan+UBSan, -Werror     -> build/asan
+set -euo pipefail
+cd "$(dirname "$0")/.."
+flavour=${1:-release}
+shift || true
+case "$flavour" in
+  release) args=(-DCMAKE_BUILD_TYPE=Release) ;;
+  asan) args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DCOIL_SANITIZE=address,undefined) ;;
+  *) echo "build.sh: unknown flavour '$flavour' (release, asan)" >&2; exit 2 ;;
+esac
+cmake -S . -B "build/$flavour" -G Ninja -DCOIL_WERROR=ON "${args[@]}" "$@" >/dev/null
+cmake --build "build/$flavour"

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Install a build into a temporary prefix, then build a tiny consumer with
+# find_package(coil CONFIG) and with pkg-config, and run both.
+set -euo pipefail
+build=${1:?usage: check-install.sh BUILD_DIR}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cmake --install "$build" --prefix "$tmp/prefix" >/dev/null
+mkdir -p "$tmp/consumer"
+cat >"$tmp/consumer/main.c" <<'C'
+#include <coil/coil.h>
+#include <stdio.h>
+int main(void)
+{
+    coil_reactor *r;
+    coil_reactor_options o;
+    coil_reactor_options_init(&o);
+    o.backend = COIL_BACKEND_POLL;
+    if (coil_reactor_new(&r, &o) < 0)
+        return 1;
+    printf("coil %s on %s\n", coil_version_string(), coil_reactor_backend_name(r));
+    coil_reactor_free(r);
+    return coil_version() == COIL_VERSION_HEX ? 0 : 1;
+}
+C
+cat >"$tmp/consumer/CMakeLists.txt" <<'C'
+cmake_minimum_required(VERSION 3.25)
+project(consumer C)
+find_package(coil CONFIG REQUIRED)
+add_executable(consumer main.c)
+target_link_libraries(consumer PRIVATE coil::coil)
+C
+cmake -S "$tmp/consumer" -B "$tmp/consumer/build" -DCMAKE_PREFIX_PATH="$tmp/prefix" >/dev/null
+cmake --build "$tmp/consumer/build" >/dev/null
+LD_LIBRARY_PATH="$tmp/prefix/lib" "$tmp/consumer/build/consumer"
+PKG_CONFIG_PATH="$tmp/prefix/lib/pkgconfig" cc "$tmp/consumer/main.c" -o "$tmp/pc-consumer" \
+  $(PKG_CONFIG_PATH="$tmp/prefix/lib/pkgconfig" pkg-config --cflags --libs coil)
+LD_LIBRARY_PATH="$tmp/prefix/lib" "$tmp/pc-consumer"
+echo "check-install: find_package(coil) and pkg-config consumers built and ran"
