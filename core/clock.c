@@ -12,6 +12,7 @@ struct coil_delayed_call {
     coil__heap_node node; /* first: the heap stores node pointers */
     coil_clock *clock;
     coil_delayed_fn fn;
+    coil_delayed_fn drop; /* clock freed while pending */
     void *arg;
     bool running;
 };
@@ -44,8 +45,15 @@ void coil__clock_init(coil_clock *c, bool fake)
 
 void coil__clock_fini(coil_clock *c)
 {
-    for (size_t i = 0; i < c->heap.len; i++)
-        free(c->heap.nodes[i]);
+    /* Drop hooks may cancel or schedule other calls: take one at a time. */
+    coil__heap_node *n;
+    while ((n = coil__heap_min(&c->heap))) {
+        coil_delayed_call *dc = (coil_delayed_call *)n;
+        coil__heap_remove(&c->heap, n);
+        if (dc->drop)
+            dc->drop(dc->arg);
+        free(dc);
+    }
     coil__heap_free(&c->heap);
 }
 
@@ -61,10 +69,16 @@ size_t coil_clock_pending(const coil_clock *c)
 
 coil_delayed_call *coil_call_later(coil_clock *c, double delay, coil_delayed_fn fn, void *arg)
 {
+    return coil_call_later_full(c, delay, fn, arg, NULL);
+}
+
+coil_delayed_call *coil_call_later_full(coil_clock *c, double delay, coil_delayed_fn fn, void *arg,
+                                        coil_delayed_fn drop)
+{
     coil_delayed_call *dc = malloc(sizeof(*dc));
     if (!dc)
         return NULL;
-    *dc = (coil_delayed_call){.clock = c, .fn = fn, .arg = arg};
+    *dc = (coil_delayed_call){.clock = c, .fn = fn, .drop = drop, .arg = arg};
     dc->node.when = coil__clock_now_ns(c) + seconds_to_ns(delay);
     dc->node.seq = c->seq++;
     if (coil__heap_push(&c->heap, &dc->node) < 0) {

@@ -44,17 +44,25 @@ static const char *base_name(const char *path)
 }
 
 coil_failure *coil_failure_wrapv_at(const char *file, int line, const char *func,
-                                     coil_failure *cause, const char *domain, int code,
-                                     const char *fmt, va_list ap)
+                                    coil_failure *cause, const char *domain, int code,
+                                    const char *fmt, va_list ap)
 {
     if (!domain)
         domain = "";
-    va_list ap2;
-    va_copy(ap2, ap);
-    int mlen = vsnprintf(NULL, 0, fmt, ap2);
-    va_end(ap2);
-    if (mlen < 0)
-        mlen = 0;
+    /* Constant messages (the common case, e.g. CancelledError) skip the
+     * two vsnprintf passes. */
+    bool literal = strchr(fmt, '%') == NULL;
+    int mlen;
+    if (literal) {
+        mlen = (int)strlen(fmt);
+    } else {
+        va_list ap2;
+        va_copy(ap2, ap);
+        mlen = vsnprintf(NULL, 0, fmt, ap2);
+        va_end(ap2);
+        if (mlen < 0)
+            mlen = 0;
+    }
     size_t dlen = strlen(domain);
     coil_failure *f = malloc(sizeof(*f) + dlen + 1 + (size_t)mlen + 1);
     if (!f) {
@@ -71,7 +79,10 @@ coil_failure *coil_failure_wrapv_at(const char *file, int line, const char *func
     };
     memcpy(f->text, domain, dlen + 1);
     char *msg = f->text + dlen + 1;
-    vsnprintf(msg, (size_t)mlen + 1, fmt, ap);
+    if (literal)
+        memcpy(msg, fmt, (size_t)mlen + 1);
+    else
+        vsnprintf(msg, (size_t)mlen + 1, fmt, ap);
     f->domain = f->text;
     f->message = msg;
     return f;
@@ -88,8 +99,8 @@ coil_failure *coil_failure_wrap_at(const char *file, int line, const char *func,
     return f;
 }
 
-coil_failure *coil_failure_new_at(const char *file, int line, const char *func,
-                                  const char *domain, int code, const char *fmt, ...)
+coil_failure *coil_failure_new_at(const char *file, int line, const char *func, const char *domain,
+                                  int code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);

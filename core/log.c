@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -80,7 +81,21 @@ void coil_log(coil_log_level level, const char *system, const char *fmt, ...)
     char buf[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof(buf), fmt, ap);
+    int n = vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
-    log_fn(log_arg, level, system, buf);
+    if (n < (int)sizeof(buf)) {
+        log_fn(log_arg, level, system, buf);
+        return;
+    }
+    /* Long messages (failure chains) are formatted again at full length. */
+    char *big = malloc((size_t)n + 1);
+    if (!big) {
+        log_fn(log_arg, level, system, buf);
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    log_fn(log_arg, level, system, big);
+    free(big);
 }

@@ -402,6 +402,9 @@ int coil_reactor_run(coil_reactor *r)
     int drc = drain_handles(r);
     r->shutting_down = false;
     fire_triggers(r, COIL_EVENT_SHUTDOWN, COIL_PHASE_AFTER);
+    /* Twisted reports unhandled Deferred failures when they are collected;
+     * a stopping reactor reports those still alive (once each). */
+    coil_deferred_log_unhandled();
     coil__signals_remove(r);
     /* Calls queued by shutdown callbacks still run once. */
     while (coil__reactor_has_work(r) && drc >= 0)

@@ -150,6 +150,23 @@ static void pump_and_many_timers(void **state)
     free(calls);
 }
 
+static void drop_hook_runs_only_when_the_clock_goes(void **state)
+{
+    coil_clock *c = coil_fake_clock_new();
+    int ran = 0, dropped = 0;
+    coil_call_later_full(c, 1, count, &ran, count);         /* runs: no drop */
+    coil_delayed_call *x = coil_call_later_full(c, 5, count, &ran, count);
+    coil_call_later_full(c, 9, count, &ran, count);         /* pending at free */
+    coil_call_later_full(c, 9, count, &dropped, count);     /* pending at free */
+    coil_fake_clock_advance(c, 2);
+    assert_int_equal(ran, 1);
+    assert_int_equal(coil_delayed_call_cancel(x), 0);       /* cancel: no drop */
+    assert_int_equal(ran, 1);
+    coil_fake_clock_free(c);
+    assert_int_equal(ran, 2);     /* the third call's drop hook */
+    assert_int_equal(dropped, 1); /* the fourth's */
+}
+
 static void reactor_timers_fire_in_order(void **state)
 {
     coil_reactor *r = t_reactor();
@@ -178,6 +195,7 @@ int main(void)
         cmocka_unit_test(cancel_inside_own_callback_is_already_called),
         cmocka_unit_test(advance_runs_calls_scheduled_by_callbacks),
         cmocka_unit_test(pump_and_many_timers),
+        cmocka_unit_test(drop_hook_runs_only_when_the_clock_goes),
         cmocka_unit_test(reactor_timers_fire_in_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -44,6 +44,14 @@ COIL_API double coil_clock_seconds(const coil_clock *clock);
 COIL_API coil_delayed_call *coil_call_later(coil_clock *clock, double delay, coil_delayed_fn fn,
                                             void *arg);
 
+/* As coil_call_later(), plus `drop(arg)` (may be NULL), which runs instead
+ * of fn if the clock is freed (coil_fake_clock_free, coil_reactor_free)
+ * while the call is still pending, so its owner can release `arg`. It does
+ * not run on cancel: whoever cancels owns arg again. */
+COIL_API coil_delayed_call *coil_call_later_full(coil_clock *clock, double delay,
+                                                 coil_delayed_fn fn, void *arg,
+                                                 coil_delayed_fn drop);
+
 /* Cancel a pending call; the handle is freed. Returns 0, or
  * COIL_EALREADYCALLED when called from inside the call's own callback. */
 COIL_API int coil_delayed_call_cancel(coil_delayed_call *call);

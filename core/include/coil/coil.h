@@ -5,8 +5,10 @@
 
 #include "address.h"
 #include "clock.h"
+#include "deferred.h"
 #include "error.h"
 #include "export.h"
+#include "failure.h"
 #include "log.h"
 #include "net.h"
 #include "protocol.h"

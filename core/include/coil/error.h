@@ -26,7 +26,8 @@ extern "C" {
     X(COIL_ENOTLS, -4006, "coil was built without TLS")                                            \
     X(COIL_EPROXY, -4007, "Invalid PROXY protocol header")                                         \
     X(COIL_EDNS, -4008, "DNS lookup failed")                                                       \
-    X(COIL_ENOURING, -4009, "io_uring is not available")
+    X(COIL_ENOURING, -4009, "io_uring is not available")                                           \
+    X(COIL_EFIRSTERROR, -4010, "A Deferred in the list failed (FirstError)")
 
 enum coil_errno {
 #define COIL__ERR_ENUM(name, value, msg) name = (value),
