@@ -161,6 +161,7 @@ typedef struct coil__trigger {
     coil_phase phase;
     coil_event event;
     void (*fn)(void *arg);
+    struct coil_deferred *(*dfn)(void *arg); /* or this: a Deferred to wait for */
     void *arg;
 } coil__trigger;
 
@@ -190,6 +191,8 @@ struct coil_reactor {
     coil__trigger *triggers;
     size_t ntriggers;
     long next_trigger_id;
+    size_t trigger_waits; /* trigger Deferreds not yet fired */
+    bool awaiting_triggers;
     /* signals */
     coil__watch *sigwatch;
     int sig_pipe[2];

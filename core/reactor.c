@@ -268,7 +268,7 @@ bool coil__reactor_has_work(const coil_reactor *r)
     /* A stop request, or a shutdown with nothing left to drain, must not
      * wait for I/O either. */
     return r->calls_len || r->endgame_head || r->heldq || (r->running && r->stop_requested) ||
-           (r->shutting_down && r->live == 0);
+           (r->shutting_down && r->live == 0) || (r->awaiting_triggers && !r->trigger_waits);
 }
 
 /* One turn: due calls and timers, final callbacks, then wait for the
@@ -302,7 +302,15 @@ static int turn(coil_reactor *r, int64_t max_wait_ns)
 int coil_reactor_iterate(coil_reactor *r, double timeout)
 {
     int64_t ns = timeout < 0 ? -1 : (int64_t)(timeout * 1e9);
-    return turn(r, ns);
+    uint64_t seq = r->clock.seq;
+    int rc = turn(r, ns);
+    /* Timers that fell due during the wait run before returning (as libuv's
+     * UV_RUN_ONCE does): otherwise the wait ends for a timer, and the next
+     * iterate runs it and then blocks for its whole timeout. Calls
+     * scheduled during this turn wait for the next one. */
+    if (coil__clock_run_due(&r->clock, coil__monotonic_ns(), seq) > 0)
+        run_endgame(r);
+    return rc;
 }
 
 void coil_reactor_stop(coil_reactor *r)
@@ -312,18 +320,30 @@ void coil_reactor_stop(coil_reactor *r)
 
 /* ---- system event triggers ---------------------------------------------- */
 
+static long add_trigger(coil_reactor *r, coil__trigger t)
+{
+    if ((unsigned)t.phase > COIL_PHASE_AFTER || (unsigned)t.event > COIL_EVENT_SHUTDOWN ||
+        (!t.fn && !t.dfn))
+        return -EINVAL;
+    coil__trigger *ts = realloc(r->triggers, (r->ntriggers + 1) * sizeof(*ts));
+    if (!ts)
+        return -ENOMEM;
+    r->triggers = ts;
+    t.id = r->next_trigger_id++;
+    ts[r->ntriggers++] = t;
+    return t.id;
+}
+
 long coil_reactor_add_trigger(coil_reactor *r, coil_phase phase, coil_event event,
                               void (*fn)(void *arg), void *arg)
 {
-    if ((unsigned)phase > COIL_PHASE_AFTER || (unsigned)event > COIL_EVENT_SHUTDOWN || !fn)
-        return -EINVAL;
-    coil__trigger *t = realloc(r->triggers, (r->ntriggers + 1) * sizeof(*t));
-    if (!t)
-        return -ENOMEM;
-    r->triggers = t;
-    long id = r->next_trigger_id++;
-    t[r->ntriggers++] = (coil__trigger){id, phase, event, fn, arg};
-    return id;
+    return add_trigger(r, (coil__trigger){.phase = phase, .event = event, .fn = fn, .arg = arg});
+}
+
+long coil_reactor_add_trigger_deferred(coil_reactor *r, coil_phase phase, coil_event event,
+                                       coil_deferred *(*fn)(void *arg), void *arg)
+{
+    return add_trigger(r, (coil__trigger){.phase = phase, .event = event, .dfn = fn, .arg = arg});
 }
 
 int coil_reactor_remove_trigger(coil_reactor *r, long id)
@@ -339,8 +359,23 @@ int coil_reactor_remove_trigger(coil_reactor *r, long id)
     return -ENOENT;
 }
 
+static coil_result trigger_fired(coil_result res, void *arg)
+{
+    coil_reactor *r = arg;
+    r->trigger_waits--;
+    if (coil_result_is_failure(res)) {
+        char *text = coil_failure_format(res.failure);
+        coil_log(COIL_LOG_ERROR, COIL__SYS, "Error in a system event trigger:\n%s",
+                 text ? text : "?");
+        free(text);
+    }
+    coil_result_release(res);
+    return coil_result_none();
+}
+
 /* Each trigger fires once; triggers added while firing a phase of the same
- * event also run (they are appended and found by the same scan). */
+ * event also run (they are appended and found by the same scan). Then the
+ * loop keeps turning until every Deferred a trigger returned has fired. */
 static void fire_triggers(coil_reactor *r, coil_event event, coil_phase phase)
 {
     size_t i = 0;
@@ -352,8 +387,21 @@ static void fire_triggers(coil_reactor *r, coil_event event, coil_phase phase)
         }
         memmove(&r->triggers[i], &r->triggers[i + 1], (r->ntriggers - i - 1) * sizeof(t));
         r->ntriggers--;
-        t.fn(t.arg);
+        if (t.fn) {
+            t.fn(t.arg);
+            continue;
+        }
+        coil_deferred *d = t.dfn(t.arg);
+        if (!d)
+            continue;
+        r->trigger_waits++;
+        coil_deferred_add_both(d, trigger_fired, r);
+        coil_deferred_unref(d);
     }
+    r->awaiting_triggers = true;
+    while (r->trigger_waits > 0 && turn(r, -1) >= 0) {
+    }
+    r->awaiting_triggers = false;
 }
 
 /* Close every port and connection ("during shutdown"); their callbacks run
@@ -396,6 +444,7 @@ int coil_reactor_run(coil_reactor *r)
     int rc = 0;
     while (!r->stop_requested && rc >= 0)
         rc = turn(r, -1);
+    r->stop_requested = false; /* shutting down now: turns may block again */
     fire_triggers(r, COIL_EVENT_SHUTDOWN, COIL_PHASE_BEFORE);
     fire_triggers(r, COIL_EVENT_SHUTDOWN, COIL_PHASE_DURING);
     r->shutting_down = true;
@@ -406,11 +455,13 @@ int coil_reactor_run(coil_reactor *r)
      * a stopping reactor reports those still alive (once each). */
     coil_deferred_log_unhandled();
     coil__signals_remove(r);
+    /* Not running any more: a pending stop request must not count as work
+     * in the loop below (it would spin forever). */
+    r->running = false;
+    r->stop_requested = false;
     /* Calls queued by shutdown callbacks still run once. */
     while (coil__reactor_has_work(r) && drc >= 0)
         drc = turn(r, 0);
-    r->running = false;
-    r->stop_requested = false;
     return rc < 0 ? rc : drc < 0 ? drc : 0;
 }
 

@@ -17,6 +17,20 @@ static int parse_uint(const char *s, unsigned long max, int base, unsigned long 
     return 0;
 }
 
+/* Port services live until coild exits. */
+static coil_port_service *services[16];
+static size_t nservices;
+
+void coild_listen_cleanup(void)
+{
+    for (size_t i = 0; i < nservices; i++) {
+        coil_service_fini(&services[i]->service);
+        free((char *)services[i]->unix_path);
+        free(services[i]);
+    }
+    nservices = 0;
+}
+
 static void announce(coil_port *p)
 {
     coil_address a;
@@ -68,8 +82,13 @@ int coild_listen(coil_reactor *r, const char *desc, coil_factory *f, coil_port *
     if (strncmp(path, "address=", 8) == 0)
         path += 8;
     coil_listen_options o = {.backlog = (int)backlog, .mode = (unsigned)mode};
+    /* The port runs as a service, as twistd runs strports: shutdown stops
+     * it (and waits for the port to close) before connections are closed. */
+    coil_port_service *ps = nservices < 16 ? calloc(1, sizeof(*ps)) : NULL;
+    if (!ps)
+        rc = -ENOMEM;
     if (rc == 0 && strcmp(type, "unix") == 0) {
-        rc = coil_listen_unix(r, path, &o, f, out);
+        coil_port_service_init_unix(ps, r, strdup(path), &o, f);
     } else if (rc == 0 && (strcmp(type, "tcp") == 0 || strcmp(type, "tcp6") == 0)) {
         coil_address a;
         rc = parse_uint(first, 65535, 10, &port);
@@ -77,9 +96,18 @@ int coild_listen(coil_reactor *r, const char *desc, coil_factory *f, coil_port *
             rc = coil_address_from_ip(&a, iface ? iface : (type[3] == '6' ? "::" : ""),
                                       (uint16_t)port);
         if (rc == 0)
-            rc = coil_listen_tcp(r, &a, &o, f, out);
+            coil_port_service_init_tcp(ps, r, &a, &o, f);
     } else if (rc == 0) {
         rc = -EINVAL;
+    }
+    if (rc == 0)
+        rc = coil_service_run_under(&ps->service, r);
+    if (rc == 0) {
+        *out = ps->port;
+        services[nservices++] = ps;
+    } else if (ps) {
+        free((char *)ps->unix_path);
+        free(ps);
     }
     if (rc == -EINVAL)
         fprintf(stderr, "coild: invalid port description '%s'\n", desc);

@@ -107,10 +107,12 @@ int main(int argc, char **argv)
     rc = plugin->start(r, argc - i, argv + i);
     if (rc < 0) {
         coil_reactor_free(r);
-        return 1;
+        coild_listen_cleanup();
+        return rc == -EINVAL ? 2 : 1; /* -EINVAL: a usage error (see plugin.h) */
     }
     rc = coil_reactor_run(r);
     coil_reactor_free(r);
+    coild_listen_cleanup();
     coil_log(COIL_LOG_INFO, "coild", "Server Shut Down.");
     if (rc < 0) {
         fprintf(stderr, "coild: reactor failed: %s\n", coil_strerror(rc));

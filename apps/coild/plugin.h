@@ -12,7 +12,9 @@ typedef struct coild_plugin {
     /* Print the plugin's options. */
     void (*usage)(FILE *out);
     /* Parse argv (argv[0] is the plugin name) and start listening.
-     * Returns 0, or a negative errno after printing why to stderr. */
+     * Returns 0, or a negative errno after printing why to stderr;
+     * -EINVAL means a usage error (bad option or port description: coild
+     * exits 2), anything else a failure to start (exit 1). */
     int (*start)(coil_reactor *r, int argc, char **argv);
 } coild_plugin;
 
@@ -24,6 +26,9 @@ extern const coild_plugin coild_qotd_plugin;
  * "unix:PATH[:mode=OCTAL]" / "unix:address=PATH". The full endpoint grammar
  * replaces this parser when the endpoints layer lands. Prints errors. */
 int coild_listen(coil_reactor *r, const char *desc, coil_factory *f, coil_port **out);
+
+/* Free the port services coild_listen() made (after the reactor is gone). */
+void coild_listen_cleanup(void);
 
 /* Log output for the runner: Twisted-style text or JSON lines on stdout. */
 int coild_log_setup(const char *format, const char *level);

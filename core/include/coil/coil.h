@@ -11,8 +11,10 @@
 #include "failure.h"
 #include "log.h"
 #include "net.h"
+#include "net_deferred.h"
 #include "protocol.h"
 #include "reactor.h"
+#include "service.h"
 #include "transport.h"
 #include "version.h"
 

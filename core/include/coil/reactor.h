@@ -101,6 +101,17 @@ typedef enum coil_phase {
  * order added. Returns a positive trigger id or -ENOMEM/-EINVAL. */
 COIL_API long coil_reactor_add_trigger(coil_reactor *r, coil_phase phase, coil_event event,
                                        void (*fn)(void *arg), void *arg);
+/* As coil_reactor_add_trigger(), for a trigger that returns a Deferred (one
+ * reference, passed to coil; NULL: nothing to wait for). The reactor waits
+ * until every Deferred returned in a phase has fired before it moves to the
+ * next phase, as Twisted does for "before shutdown" triggers (that is how a
+ * service's stop completes before connections are closed). A failure is
+ * logged and consumed. */
+struct coil_deferred;
+COIL_API long coil_reactor_add_trigger_deferred(coil_reactor *r, coil_phase phase,
+                                                coil_event event,
+                                                struct coil_deferred *(*fn)(void *arg),
+                                                void *arg);
 /* Remove a trigger that has not run. 0 or -ENOENT. */
 COIL_API int coil_reactor_remove_trigger(coil_reactor *r, long id);
 
