@@ -109,6 +109,7 @@ struct coil_port {
     void (*done)(void *arg);
     void *done_arg;
     coil_delayed_call *backoff;
+    int64_t backoff_logged_ns; /* last "accept: EMFILE" warning */
     bool accepting;
     union {
         struct {

@@ -219,8 +219,13 @@ void coil__port_on_accept(coil_port *p, int fd)
             /* Out of descriptors or memory: keep serving the connections we
              * have and retry shortly (nginx disables accept events alike). */
             p->h.r->stats.accept_backoffs++;
-            coil_log(COIL_LOG_WARN, SYS_TCP, "accept: %s; pausing accepts for 100 ms",
-                     coil_strerror(fd));
+            int64_t now = coil__monotonic_ns();
+            if (p->backoff_logged_ns == 0 || now - p->backoff_logged_ns > 10000000000) {
+                /* Once per 10 s at most: the retries come every 100 ms. */
+                p->backoff_logged_ns = now;
+                coil_log(COIL_LOG_WARN, SYS_TCP, "accept: %s; pausing accepts for 100 ms",
+                         coil_strerror(fd));
+            }
             if (!p->backoff) {
                 p->h.r->be->port_pause(p);
                 p->backoff = coil_reactor_call_later(p->h.r, 0.1, resume_accepting, p);

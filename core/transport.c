@@ -15,6 +15,9 @@
 #include "internal.h"
 
 #define T_HAS(t, f) (((t)->flags & (f)) != 0)
+/* Held data (arrived while paused) is handed over at most this much per
+ * data_received call (Twisted's read size). */
+#define HELD_SLICE 65536
 
 static const coil_producer_ops self_producer_ops;
 
@@ -92,6 +95,12 @@ void coil__transport_close(coil_transport *t, int reason, bool abort)
         /* SO_LINGER {1, 0}: close() resets the connection (RST). */
         struct linger lg = {.l_onoff = 1, .l_linger = 0};
         setsockopt(t->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    } else if (T_HAS(t, COIL__T_CONNECTED)) {
+        /* Orderly: send the FIN now, as Twisted's shutdown(SHUT_RDWR)
+         * before close. Without it, close() on a socket holding bytes we
+         * never read sends only a RST, and the peer loses the clean EOF
+         * (e.g. a QOTD client that spoke first got ECONNRESET). */
+        shutdown(t->fd, SHUT_RDWR);
     }
     /* The queue is dropped in the endgame: a send may still be in flight
      * and the kernel may still read its bytes until it completes. */
@@ -187,8 +196,12 @@ static void drained(coil_transport *t)
     if (!T_HAS(t, COIL__T_DISCONNECTING))
         return;
     /* As Twisted: a pull producer, or a paused streaming one, is asked for
-     * more instead of closing; the close happens once it unregisters. */
-    if (t->producer && (!t->producer_streaming || t->producer_paused)) {
+     * more instead of closing; the close happens once it unregisters. The
+     * transport registered as its own producer is the exception: resuming
+     * it would only resume reading, which a disconnecting transport never
+     * does, so the connection would never close. */
+    if (t->producer && t->producer != &t->self_producer &&
+        (!t->producer_streaming || t->producer_paused)) {
         t->producer_paused = false;
         t->producer->ops->resume_producing(t->producer);
         return;
@@ -308,12 +321,31 @@ void coil_transport_resume_reading(coil_transport *t)
 static void run_deferred_work(coil_transport *t)
 {
     if (t->held_len && !T_HAS(t, COIL__T_PAUSED)) {
+        /* Deliver in slices and stop as soon as the protocol pauses (or
+         * closes) again: a protocol that pauses at its high-water mark then
+         * queues at most one slice past it, however much io_uring had
+         * completed before the pause took effect. */
         char *data = t->held;
-        size_t len = t->held_len;
+        size_t len = t->held_len, off = 0;
         t->held = NULL;
         t->held_len = 0;
-        t->proto->ops->data_received(t->proto, data, len);
-        free(data);
+        while (off < len && !T_HAS(t, COIL__T_PAUSED | COIL__T_DISCONNECTING) && !t->h.closing) {
+            size_t n = len - off < HELD_SLICE ? len - off : HELD_SLICE;
+            t->proto->ops->data_received(t->proto, data + off, n);
+            off += n;
+        }
+        if (off < len && !T_HAS(t, COIL__T_DISCONNECTING) && !t->h.closing) {
+            char *later = t->held; /* only if a callback iterated the loop */
+            size_t later_len = t->held_len;
+            memmove(data, data + off, len - off);
+            t->held = data;
+            t->held_len = len - off;
+            if (later)
+                hold(t, later, later_len);
+            free(later);
+        } else {
+            free(data);
+        }
         if (t->h.closing)
             return;
     }

@@ -12,7 +12,7 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 for flavour in release asan; do
   echo "=== $flavour build"
-  scripts/build.sh "$flavour" -DCOIL_BUILD_BENCH=OFF
+  scripts/build.sh "$flavour" -DCOIL_BUILD_TESTS=ON -DCOIL_BUILD_BENCH=OFF
   echo "=== $flavour tests"
   (cd "build/$flavour" && ctest --output-on-failure -j2 --timeout 300)
 done

@@ -107,4 +107,18 @@ void *t_thread_join(t_thread *t);
 void t_log_capture(void);
 int t_log_count(const char *needle);
 
+/* Iterate until `cond` (any C expression) holds; fail after `secs` seconds
+ * with the text of the condition (transport-suite helper). */
+#define T_RUN_UNTIL(r, cond, secs)                                                                 \
+    do {                                                                                           \
+        double t_end_ = coil_clock_seconds(coil_reactor_clock(r)) + (secs);                      \
+        while (!(cond)) {                                                                          \
+            if (coil_clock_seconds(coil_reactor_clock(r)) > t_end_)                                \
+                fail_msg("not reached within %.1f s: %s", (double)(secs), #cond);                  \
+            int t_rc_ = coil_reactor_iterate((r), 0.02);                                           \
+            if (t_rc_ < 0)                                                                         \
+                fail_msg("iterate: %s", coil_strerror(t_rc_));                                     \
+        }                                                                                          \
+    } while (0)
+
 #endif

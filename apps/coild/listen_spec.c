@@ -37,8 +37,11 @@ static void announce(coil_port *p)
     char where[COIL_ADDRESS_STRLEN];
     coil_port_get_host(p, &a);
     coil_address_format(&a, where, sizeof(where));
-    printf("coild: listening on %s\n", where);
-    fflush(stdout);
+    /* A plain line for people and scripts; JSON output stays pure JSON. */
+    if (!coild_json_output) {
+        printf("coild: listening on %s\n", where);
+        fflush(stdout);
+    }
 }
 
 int coild_listen(coil_reactor *r, const char *desc, coil_factory *f, coil_port **out)

@@ -55,6 +55,8 @@ static void json_log(void *arg, coil_log_level level, const char *system, const 
     fflush(stdout);
 }
 
+bool coild_json_output;
+
 int coild_log_setup(const char *format, const char *level)
 {
     coil_log_level lv = COIL_LOG_INFO;
@@ -67,6 +69,7 @@ int coild_log_setup(const char *format, const char *level)
         coil_log_set_handler(text_log, NULL);
     } else if (strcmp(format, "json") == 0) {
         coil_log_set_handler(json_log, NULL);
+        coild_json_output = true;
     } else {
         fprintf(stderr, "coild: unknown log format '%s' (text or json)\n", format);
         return -EINVAL;

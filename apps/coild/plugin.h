@@ -4,6 +4,9 @@
 #ifndef COILD_PLUGIN_H
 #define COILD_PLUGIN_H
 
+#include <stdbool.h>
+#include <stdio.h>
+
 #include <coil/coil.h>
 
 typedef struct coild_plugin {
@@ -29,6 +32,9 @@ int coild_listen(coil_reactor *r, const char *desc, coil_factory *f, coil_port *
 
 /* Free the port services coild_listen() made (after the reactor is gone). */
 void coild_listen_cleanup(void);
+
+/* Set by coild_log_setup() for --log-format=json. */
+extern bool coild_json_output;
 
 /* Log output for the runner: Twisted-style text or JSON lines on stdout. */
 int coild_log_setup(const char *format, const char *level);

@@ -6,9 +6,17 @@
  * Threading: a reactor and everything attached to it (transports, ports,
  * delayed calls) must be used from the thread that runs it.
  *
- * Callbacks: coil never calls a user callback synchronously from inside a
- * coil function the user called (write, lose_connection, call_soon, ...);
- * callbacks run from the loop.
+ * Callbacks: coil never calls a protocol callback synchronously from inside
+ * a coil function the user called (write, lose_connection, call_soon, ...);
+ * callbacks run from the loop. The one exception, as in Twisted, is a
+ * streaming producer's pause_producing(), which runs inside the write that
+ * crossed the high-water mark, so the producer stops at once.
+ *
+ * Signals: while coil_reactor_run() runs it blocks SIGINT and SIGTERM in
+ * the calling thread and reads them from a signalfd. A program with other
+ * threads must block both signals in those threads too (create them with
+ * the signals blocked), or the kernel may deliver SIGTERM to a thread that
+ * has the default action, which ends the process.
  */
 #ifndef COIL_REACTOR_H
 #define COIL_REACTOR_H

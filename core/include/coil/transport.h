@@ -63,7 +63,8 @@ COIL_API void coil_transport_resume_reading(coil_transport *t);
 
 /* Producers (Twisted's registerProducer). A streaming producer is paused
  * when more than the high-water mark is queued and resumed when the queue
- * drains to the low-water mark; a pull producer (streaming=false) is asked
+ * drains to the low-water mark (pause_producing runs inside the write()
+ * that crossed the mark); a pull producer (streaming=false) is asked
  * for more each time the queue reaches the low-water mark. The producer must
  * stay valid until unregistered or until its stop_producing() is called
  * (at connection loss). -EBUSY if one is already registered. */
