@@ -7,7 +7,8 @@
 set -euo pipefail
 
 build=(build-essential cmake ninja-build pkgconf git liburing-dev libbenchmark-dev)
-test=(libcmocka-dev socat python3 python3-twisted valgrind iproute2 procps curl)
+test=(libcmocka-dev socat python3 python3-twisted valgrind iproute2 procps curl
+      clang libclang-rt-14-dev)
 bench=(nginx-light)
 
 want=("${build[@]}")

@@ -17,6 +17,12 @@ for flavour in release asan; do
   (cd "build/$flavour" && ctest --output-on-failure -j2 --timeout 300)
 done
 
+echo "=== fuzz smoke (clang libFuzzer)"
+CC=clang cmake -S . -B build/fuzz -G Ninja -DCOIL_BUILD_FUZZ=ON -DCOIL_BUILD_TESTS=ON \
+  -DCOIL_BUILD_APPS=OFF -DCOIL_BUILD_BENCH=OFF >/dev/null
+cmake --build build/fuzz --target coil_fuzzers
+(cd build/fuzz && ctest --output-on-failure -L fuzz)
+
 echo "=== exported symbols"
 scripts/check-exports.sh build/release/libcoil.so
 echo "=== install and consume"
