@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "plugin.h"
 
@@ -84,7 +85,11 @@ int coild_listen(coil_reactor *r, const char *desc, coil_factory *f, coil_port *
     }
     if (strncmp(path, "address=", 8) == 0)
         path += 8;
-    coil_listen_options o = {.backlog = (int)backlog, .mode = (unsigned)mode};
+    /* A server's default backlog is SOMAXCONN (as nginx's 511 or more), not
+     * the library's Twisted default of 50: with 50, a burst of connects
+     * overflows the queue and clients wait for SYN retransmits (seconds). */
+    coil_listen_options o = {.backlog = backlog ? (int)backlog : SOMAXCONN,
+                             .mode = (unsigned)mode};
     /* The port runs as a service, as twistd runs strports: shutdown stops
      * it (and waits for the port to close) before connections are closed. */
     coil_port_service *ps = nservices < 16 ? calloc(1, sizeof(*ps)) : NULL;
