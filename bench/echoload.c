@@ -31,6 +31,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#define BENCH_PROG "echoload"
+#include "client_common.h"
+
 #include "hist.h"
 
 #define NS 1000000000ull
@@ -69,17 +72,6 @@ static socklen_t addrlen;
 static int phase = PH_CONNECT;
 static struct hist hist;
 static uint64_t msgs, bytes_rx;
-
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "echoload: ");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n");
-    va_end(ap);
-    exit(2);
-}
 
 static uint64_t now_ns(void)
 {
@@ -244,22 +236,7 @@ static bool finish_connect(struct conn *c)
 
 static void resolve(void)
 {
-    if (opt.unix_path) {
-        struct sockaddr_un *un = (struct sockaddr_un *)&addr;
-        if (strlen(opt.unix_path) >= sizeof(un->sun_path))
-            die("unix path too long");
-        un->sun_family = AF_UNIX;
-        strcpy(un->sun_path, opt.unix_path);
-        addrlen = sizeof(*un);
-        return;
-    }
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res;
-    int rc = getaddrinfo(opt.host, opt.port, &hints, &res);
-    if (rc)
-        die("%s:%s: %s", opt.host, opt.port, gai_strerror(rc));
-    memcpy(&addr, res->ai_addr, res->ai_addrlen);
-    addrlen = res->ai_addrlen;
-    freeaddrinfo(res);
+    resolve_target(opt.host, opt.port, opt.unix_path, &addr, &addrlen);
 }
 
 static void usage(int code)

@@ -34,6 +34,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#define BENCH_PROG "idle_conns"
+#include "client_common.h"
+
 #define CONNECT_INFLIGHT 64
 #define STALL_S 5.0
 
@@ -54,17 +57,6 @@ static struct {
 static struct sockaddr_storage addr;
 static socklen_t addrlen;
 static char msg[4096];
-
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "idle_conns: ");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n");
-    va_end(ap);
-    exit(2);
-}
 
 static double now(void)
 {
@@ -92,22 +84,7 @@ static long status_kb(long pid, const char *key)
 
 static void resolve(void)
 {
-    if (opt.unix_path) {
-        struct sockaddr_un *un = (struct sockaddr_un *)&addr;
-        if (strlen(opt.unix_path) >= sizeof(un->sun_path))
-            die("unix path too long");
-        un->sun_family = AF_UNIX;
-        strcpy(un->sun_path, opt.unix_path);
-        addrlen = sizeof(*un);
-        return;
-    }
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res;
-    int rc = getaddrinfo(opt.host, opt.port, &hints, &res);
-    if (rc)
-        die("%s:%s: %s", opt.host, opt.port, gai_strerror(rc));
-    memcpy(&addr, res->ai_addr, res->ai_addrlen);
-    addrlen = res->ai_addrlen;
-    freeaddrinfo(res);
+    resolve_target(opt.host, opt.port, opt.unix_path, &addr, &addrlen);
 }
 
 static void parse(int argc, char **argv)
