@@ -6,8 +6,8 @@
 #   scripts/install-deps.sh bench   build + Google Benchmark and load-test peers
 set -euo pipefail
 
-build=(build-essential cmake ninja-build pkgconf git liburing-dev libbenchmark-dev)
-test=(libcmocka-dev socat python3 python3-twisted valgrind iproute2 procps curl
+build=(build-essential cmake ninja-build pkgconf git liburing-dev libbenchmark-dev libcmocka-dev)
+test=(socat python3 python3-twisted valgrind iproute2 procps curl
       clang libclang-rt-14-dev)
 bench=(nginx-light)
 
