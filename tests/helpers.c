@@ -256,26 +256,22 @@ void t_stop_listening(coil_reactor *r, coil_port *p)
     t_run_until_flag(r, &done, 10);
 }
 
-typedef struct connect_result {
-    bool done;
-    coil_protocol *p;
-    int err;
-} connect_result;
-
-static void on_connect(void *arg, coil_protocol *p, int err)
+void t_on_connect(void *arg, coil_protocol *p, int err)
 {
-    connect_result *cr = arg;
-    cr->done = true;
-    cr->p = p;
-    cr->err = err;
+    t_connect_result *res = arg;
+    res->done = true;
+    res->calls++;
+    res->err = err;
+    res->p = p;
+    res->made_before = p ? ((t_conn *)p)->made : -1;
 }
 
 coil_protocol *t_connect_tcp(coil_reactor *r, coil_factory *f, uint16_t port, int *err)
 {
     coil_address a;
     coil_address_from_ip(&a, "127.0.0.1", port);
-    connect_result cr = {0};
-    int rc = coil_connect_tcp(r, &a, NULL, f, on_connect, &cr, NULL);
+    t_connect_result cr = {0};
+    int rc = coil_connect_tcp(r, &a, NULL, f, t_on_connect, &cr, NULL);
     if (rc < 0)
         fail_msg("connect: %s", coil_strerror(rc));
     t_run_until_flag(r, &cr.done, 20);
@@ -424,4 +420,53 @@ int t_log_count(const char *needle)
         if (strstr(log_lines[i], needle))
             n++;
     return n;
+}
+
+/* ---- connected pairs ------------------------------------------------------ */
+
+void t_pair_init(t_pair *pr)
+{
+    memset(pr, 0, sizeof(*pr));
+    pr->r = t_reactor();
+    t_factory_init(&pr->srv);
+    t_factory_init(&pr->cli);
+    pr->srv.keep = pr->cli.keep = true;
+}
+
+void t_pair_connect(t_pair *pr)
+{
+    uint16_t port;
+    pr->lp = t_listen_tcp(pr->r, &pr->srv.base, &port);
+    int err = -1;
+    pr->c = (t_conn *)t_connect_tcp(pr->r, &pr->cli.base, port, &err);
+    assert_int_equal(err, 0);
+    assert_non_null(pr->c);
+    T_RUN_UNTIL(pr->r, pr->srv.last && pr->srv.last->made, 10);
+    pr->s = pr->srv.last;
+}
+
+void t_pair_open(t_pair *pr)
+{
+    t_pair_init(pr);
+    t_pair_connect(pr);
+}
+
+void t_pair_expect(t_pair *pr, int srv_reason, int cli_reason)
+{
+    T_RUN_UNTIL(pr->r, pr->c->lost_count && pr->s->lost_count, 10);
+    t_run_for(pr->r, 0.05);
+    assert_int_equal(pr->s->lost_count, 1);
+    assert_int_equal(pr->c->lost_count, 1);
+    if (pr->s->lost_reason != srv_reason || pr->c->lost_reason != cli_reason)
+        fail_msg("reasons: server %s (want %s), client %s (want %s)",
+                 coil_err_name(pr->s->lost_reason), coil_err_name(srv_reason),
+                 coil_err_name(pr->c->lost_reason), coil_err_name(cli_reason));
+    assert_int_equal(pr->srv.lost, 1);
+    assert_int_equal(pr->cli.lost, 1);
+    t_conn_free(pr->c);
+    t_conn_free(pr->s);
+    t_stop_listening(pr->r, pr->lp);
+    assert_int_equal(pr->cli.stopped, 1);
+    assert_int_equal(pr->srv.stopped, 1);
+    t_teardown(pr->r);
 }

@@ -85,6 +85,16 @@ coil_port *t_listen_unix(coil_reactor *r, coil_factory *f, char *path);
 /* Stop listening and wait until the port is really closed. */
 void t_stop_listening(coil_reactor *r, coil_port *p);
 
+/* A coil_connect_cb that records its outcome: pass &result as `arg`. */
+typedef struct t_connect_result {
+    bool done;
+    int calls;       /* how often the callback ran (must be once) */
+    int err;
+    coil_protocol *p;
+    int made_before; /* connection_made count seen (protocols of a t_factory only) */
+} t_connect_result;
+void t_on_connect(void *arg, coil_protocol *p, int err);
+
 /* Connect with coil and wait for the result; returns the protocol (NULL
  * and *err set on failure). */
 coil_protocol *t_connect_tcp(coil_reactor *r, coil_factory *f, uint16_t port, int *err);
@@ -120,5 +130,23 @@ int t_log_count(const char *needle);
                 fail_msg("iterate: %s", coil_strerror(t_rc_));                                     \
         }                                                                                          \
     } while (0)
+
+
+/* A coil server and a coil client connected to it on one reactor; both
+ * factories keep their protocols (the pair frees them). */
+typedef struct t_pair {
+    coil_reactor *r;
+    t_factory srv, cli;
+    coil_port *lp;
+    t_conn *s, *c;
+} t_pair;
+/* New reactor and factories, nothing connected yet (tweak the factories). */
+void t_pair_init(t_pair *pr);
+/* Listen, connect, and wait until both sides ran connection_made. */
+void t_pair_connect(t_pair *pr);
+void t_pair_open(t_pair *pr);
+/* Wait for both connection_lost calls, check each ran exactly once with the
+ * expected reason and each factory stopped, then tear everything down. */
+void t_pair_expect(t_pair *pr, int srv_reason, int cli_reason);
 
 #endif

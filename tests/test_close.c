@@ -169,124 +169,69 @@ static void abort_drops_queue_and_peer_sees_reset(void **state)
 
 /* ---- connection_lost exactly once, coil on both ends ------------------------- */
 
-typedef struct pair {
-    coil_reactor *r;
-    t_factory srv, cli;
-    coil_port *lp;
-    t_conn *s, *c;
-} pair;
-
-static void pair_init(pair *pr)
-{
-    pr->r = t_reactor();
-    t_factory_init(&pr->srv);
-    t_factory_init(&pr->cli);
-    pr->srv.keep = pr->cli.keep = true;
-}
-
-static void pair_connect(pair *pr)
-{
-    uint16_t port;
-    pr->lp = t_listen_tcp(pr->r, &pr->srv.base, &port);
-    int err = -1;
-    pr->c = (t_conn *)t_connect_tcp(pr->r, &pr->cli.base, port, &err);
-    assert_int_equal(err, 0);
-    assert_non_null(pr->c);
-    T_RUN_UNTIL(pr->r, pr->srv.last && pr->srv.last->made, 10);
-    pr->s = pr->srv.last;
-}
-
-static void pair_open(pair *pr)
-{
-    pair_init(pr);
-    pair_connect(pr);
-}
-
-/* Wait for both connection_lost calls, check each ran once with the
- * expected reason, and tear everything down. */
-static void pair_expect(pair *pr, int srv_reason, int cli_reason)
-{
-    T_RUN_UNTIL(pr->r, pr->c->lost_count && pr->s->lost_count, 10);
-    t_run_for(pr->r, 0.05);
-    assert_int_equal(pr->s->lost_count, 1);
-    assert_int_equal(pr->c->lost_count, 1);
-    if (pr->s->lost_reason != srv_reason || pr->c->lost_reason != cli_reason)
-        fail_msg("reasons: server %s (want %s), client %s (want %s)",
-                 coil_err_name(pr->s->lost_reason), coil_err_name(srv_reason),
-                 coil_err_name(pr->c->lost_reason), coil_err_name(cli_reason));
-    assert_int_equal(pr->srv.lost, 1);
-    assert_int_equal(pr->cli.lost, 1);
-    t_conn_free(pr->c);
-    t_conn_free(pr->s);
-    t_stop_listening(pr->r, pr->lp);
-    assert_int_equal(pr->cli.stopped, 1);
-    assert_int_equal(pr->srv.stopped, 1);
-    t_teardown(pr->r);
-}
-
 static void lost_once_peer_fin(void **state)
 {
-    pair pr;
-    pair_open(&pr);
+    t_pair pr;
+    t_pair_open(&pr);
     coil_transport_lose_connection(pr.c->base.transport);
     coil_transport_lose_connection(pr.c->base.transport); /* idempotent */
     assert_int_equal(pr.c->lost_count, 0);
-    pair_expect(&pr, 0, 0);
+    t_pair_expect(&pr, 0, 0);
 }
 
 static void lost_once_local_lose_server_side(void **state)
 {
-    pair pr;
-    pair_open(&pr);
+    t_pair pr;
+    t_pair_open(&pr);
     coil_transport_lose_connection(pr.s->base.transport);
     assert_int_equal(pr.s->lost_count, 0);
-    pair_expect(&pr, 0, 0);
+    t_pair_expect(&pr, 0, 0);
 }
 
 static void lost_once_local_abort_server_side(void **state)
 {
-    pair pr;
-    pair_open(&pr);
+    t_pair pr;
+    t_pair_open(&pr);
     coil_transport_abort_connection(pr.s->base.transport);
     assert_int_equal(pr.s->lost_count, 0);
-    pair_expect(&pr, COIL_EABORTED, -ECONNRESET);
+    t_pair_expect(&pr, COIL_EABORTED, -ECONNRESET);
 }
 
 static void lost_once_local_abort_client_side(void **state)
 {
-    pair pr;
-    pair_open(&pr);
+    t_pair pr;
+    t_pair_open(&pr);
     coil_transport_abort_connection(pr.c->base.transport);
     assert_int_equal(pr.c->lost_count, 0);
-    pair_expect(&pr, -ECONNRESET, COIL_EABORTED);
+    t_pair_expect(&pr, -ECONNRESET, COIL_EABORTED);
 }
 
 static void lost_once_both_sides_close_at_once(void **state)
 {
-    pair pr;
-    pair_open(&pr);
+    t_pair pr;
+    t_pair_open(&pr);
     coil_transport_lose_connection(pr.c->base.transport);
     coil_transport_lose_connection(pr.s->base.transport);
-    pair_expect(&pr, 0, 0);
+    t_pair_expect(&pr, 0, 0);
 }
 
 static void lost_once_lose_then_abort(void **state)
 {
-    pair pr;
-    pair_open(&pr);
+    t_pair pr;
+    t_pair_open(&pr);
     write_pattern(pr.s->base.transport, 4 * MIB, SEED, 0);
     coil_transport_lose_connection(pr.s->base.transport);
     coil_transport_abort_connection(pr.s->base.transport);
     assert_int_equal(pr.s->lost_count, 0);
-    pair_expect(&pr, COIL_EABORTED, -ECONNRESET);
+    t_pair_expect(&pr, COIL_EABORTED, -ECONNRESET);
 }
 
 /* Abort while lose_connection is still flushing to a peer that is not
  * reading; the peer learns of the reset once it reads again. */
 static void lost_once_abort_during_flush(void **state)
 {
-    pair pr;
-    pair_open(&pr);
+    t_pair pr;
+    t_pair_open(&pr);
     coil_transport_pause_reading(pr.c->base.transport);
     write_pattern(pr.s->base.transport, BIG, SEED, 0);
     coil_transport_lose_connection(pr.s->base.transport);
@@ -300,7 +245,7 @@ static void lost_once_abort_during_flush(void **state)
     T_RUN_UNTIL(pr.r, pr.c->lost_count == 1, 10);
     assert_true(pr.c->rx.len < BIG);
     assert_pattern(pr.c->rx.data, pr.c->rx.len, SEED);
-    pair_expect(&pr, COIL_EABORTED, -ECONNRESET);
+    t_pair_expect(&pr, COIL_EABORTED, -ECONNRESET);
 }
 
 static void abort_in_data(t_conn *c, const void *data, size_t len)
@@ -312,14 +257,14 @@ static void abort_in_data(t_conn *c, const void *data, size_t len)
 
 static void lost_once_abort_inside_data_received(void **state)
 {
-    pair pr;
-    pair_init(&pr);
+    t_pair pr;
+    t_pair_init(&pr);
     pr.srv.on_data = abort_in_data;
-    pair_connect(&pr);
+    t_pair_connect(&pr);
     /* Several writes so more data completions may already be queued. */
     for (int i = 0; i < 8; i++)
         write_pattern(pr.c->base.transport, 64 * KIB, SEED, (size_t)i * 64 * KIB);
-    pair_expect(&pr, COIL_EABORTED, -ECONNRESET);
+    t_pair_expect(&pr, COIL_EABORTED, -ECONNRESET);
 }
 
 static void lose_in_made(t_conn *c)
@@ -331,21 +276,21 @@ static void lose_in_made(t_conn *c)
 
 static void lost_once_lose_inside_connection_made_server(void **state)
 {
-    pair pr;
-    pair_init(&pr);
+    t_pair pr;
+    t_pair_init(&pr);
     pr.srv.on_made = lose_in_made;
-    pair_connect(&pr);
-    pair_expect(&pr, 0, 0);
+    t_pair_connect(&pr);
+    t_pair_expect(&pr, 0, 0);
     assert_int_equal(pr.srv.built, 1);
 }
 
 static void lost_once_lose_inside_connection_made_client(void **state)
 {
-    pair pr;
-    pair_init(&pr);
+    t_pair pr;
+    t_pair_init(&pr);
     pr.cli.on_made = lose_in_made;
-    pair_connect(&pr);
-    pair_expect(&pr, 0, 0);
+    t_pair_connect(&pr);
+    t_pair_expect(&pr, 0, 0);
 }
 
 /* ---- a raw peer's RST, and reactor stop ------------------------------------- */
@@ -384,8 +329,8 @@ static void stop_reactor(void *arg)
 
 static void lost_once_on_reactor_stop(void **state)
 {
-    pair pr;
-    pair_open(&pr);
+    t_pair pr;
+    t_pair_open(&pr);
     /* A second server connection from a raw peer, with data queued toward
      * the coil client. */
     uint16_t port;
@@ -473,11 +418,11 @@ static void closed_calls_in_lost(t_conn *c, int reason)
 
 static void transport_calls_after_close_are_noops(void **state)
 {
-    pair pr;
-    pair_init(&pr);
+    t_pair pr;
+    t_pair_init(&pr);
     pr.srv.on_lost = pr.cli.on_lost = closed_calls_in_lost; /* inside connection_lost */
     closed_rel = (rel_count){0};
-    pair_connect(&pr);
+    t_pair_connect(&pr);
     coil_transport *t = pr.s->base.transport;
     /* Still writable while disconnecting (lose_connection), not after abort. */
     coil_transport_lose_connection(t);
@@ -486,7 +431,7 @@ static void transport_calls_after_close_are_noops(void **state)
     coil_transport_abort_connection(t);
     assert_int_equal(pr.s->lost_count, 0); /* delivered from the loop */
     assert_closed_calls_are_noops(t);
-    pair_expect(&pr, COIL_EABORTED, -ECONNRESET);
+    t_pair_expect(&pr, COIL_EABORTED, -ECONNRESET);
     assert_int_equal(closed_rel.calls, 0);
 }
 
@@ -494,8 +439,8 @@ static void transport_calls_after_close_are_noops(void **state)
 
 static void write_borrowed_released_when_aborted_before_send(void **state)
 {
-    pair pr;
-    pair_open(&pr);
+    t_pair pr;
+    t_pair_open(&pr);
     size_t n = 1 * MIB;
     unsigned char *buf = malloc(n);
     t_fill_pattern(buf, n, SEED, 0);
@@ -504,7 +449,7 @@ static void write_borrowed_released_when_aborted_before_send(void **state)
     assert_int_equal(coil_transport_write_borrowed(t, buf, n, count_release, &rel), 0);
     coil_transport_abort_connection(t);
     assert_int_equal(rel.calls, 0); /* from the loop, not from abort */
-    pair_expect(&pr, COIL_EABORTED, -ECONNRESET);
+    t_pair_expect(&pr, COIL_EABORTED, -ECONNRESET);
     assert_int_equal(rel.calls, 1);
     assert_ptr_equal(rel.data, buf);
     assert_int_equal(rel.len, n);
@@ -514,8 +459,8 @@ static void write_borrowed_released_when_aborted_before_send(void **state)
 /* The send fails under a queued borrowed buffer: it is released all the same. */
 static void write_borrowed_released_when_peer_resets(void **state)
 {
-    pair pr;
-    pair_open(&pr);
+    t_pair pr;
+    t_pair_open(&pr);
     coil_transport_pause_reading(pr.c->base.transport);
     unsigned char *buf = malloc(BIG);
     t_fill_pattern(buf, BIG, SEED, 0);
@@ -530,7 +475,7 @@ static void write_borrowed_released_when_peer_resets(void **state)
     /* Lost through the failed send (EPIPE) or the reset seen by recv. */
     if (pr.s->lost_reason == -EPIPE)
         pr.s->lost_reason = -ECONNRESET;
-    pair_expect(&pr, -ECONNRESET, COIL_EABORTED);
+    t_pair_expect(&pr, -ECONNRESET, COIL_EABORTED);
     assert_int_equal(rel.calls, 1);
     free(buf);
 }

@@ -18,35 +18,19 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-typedef struct conn_result {
-    int calls;
-    int err;
-    coil_protocol *p;
-    int made_before; /* connection_made count seen by the callback */
-} conn_result;
-
-static void on_connected(void *arg, coil_protocol *p, int err)
-{
-    conn_result *res = arg;
-    res->calls++;
-    res->err = err;
-    res->p = p;
-    res->made_before = p ? ((t_conn *)p)->made : -1;
-}
-
 static double now(coil_reactor *r)
 {
     return coil_clock_seconds(coil_reactor_clock(r));
 }
 
 static void connect_ip(coil_reactor *r, const char *ip, uint16_t port, double timeout, t_factory *f,
-                       conn_result *res, coil_connector **out)
+                       t_connect_result *res, coil_connector **out)
 {
     coil_address a;
     assert_int_equal(coil_address_from_ip(&a, ip, port), 0);
     coil_connect_options o = {.timeout = timeout};
-    *res = (conn_result){0};
-    assert_int_equal(coil_connect_tcp(r, &a, &o, &f->base, on_connected, res, out), 0);
+    *res = (t_connect_result){0};
+    assert_int_equal(coil_connect_tcp(r, &a, &o, &f->base, t_on_connect, res, out), 0);
     assert_int_equal(res->calls, 0); /* never synchronous */
 }
 
@@ -115,15 +99,15 @@ static void connect_succeeds_after_connection_made(void **state)
     srv.keep = cli.keep = true;
     uint16_t port;
     coil_port *lp = t_listen_tcp(r, &srv.base, &port);
-    conn_result res;
+    t_connect_result res;
     coil_connector *conn = NULL;
     coil_address bind_to;
     assert_int_equal(coil_address_from_ip(&bind_to, "127.0.0.2", 0), 0);
     coil_address a;
     coil_address_from_ip(&a, "127.0.0.1", port);
     coil_connect_options o = {.bind_address = &bind_to};
-    res = (conn_result){0};
-    assert_int_equal(coil_connect_tcp(r, &a, &o, &cli.base, on_connected, &res, &conn), 0);
+    res = (t_connect_result){0};
+    assert_int_equal(coil_connect_tcp(r, &a, &o, &cli.base, t_on_connect, &res, &conn), 0);
     assert_non_null(conn);
     assert_int_equal(res.calls, 0);
     assert_int_equal(cli.started, 1);
@@ -162,7 +146,7 @@ static void connect_refused(void **state)
     socklen_t len = sizeof(sin);
     assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
     assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
-    conn_result res;
+    t_connect_result res;
     connect_ip(r, "127.0.0.1", ntohs(sin.sin_port), 0, &f, &res, NULL);
     T_RUN_UNTIL(r, res.calls == 1, 10);
     t_run_for(r, 0.02);
@@ -183,7 +167,7 @@ static void connect_times_out_against_black_hole(void **state)
     coil_reactor *r = t_reactor();
     t_factory f;
     t_factory_init(&f);
-    conn_result res;
+    t_connect_result res;
     double start = now(r);
     connect_ip(r, "127.0.0.1", bh.port, 0.5, &f, &res, NULL);
     T_RUN_UNTIL(r, res.calls == 1, 10);
@@ -205,7 +189,7 @@ static void cancel_pending_connect(void **state)
     coil_reactor *r = t_reactor();
     t_factory f;
     t_factory_init(&f);
-    conn_result res, res2;
+    t_connect_result res, res2;
     coil_connector *c = NULL, *c2 = NULL;
     connect_ip(r, "127.0.0.1", bh.port, 10, &f, &res, &c);
     connect_ip(r, "127.0.0.1", bh.port, -1, &f, &res2, &c2);
@@ -242,7 +226,7 @@ static void pending_connect_at_reactor_stop(void **state)
     coil_reactor *r = t_reactor();
     t_factory f;
     t_factory_init(&f);
-    conn_result res;
+    t_connect_result res;
     connect_ip(r, "127.0.0.1", bh.port, -1, &f, &res, NULL);
     coil_reactor_call_later(r, 0.1, stop_reactor, r);
     alarm(30); /* run() has no timeout of its own: bound it */
@@ -328,7 +312,7 @@ static void client_factory_refusing_gives_enoprotocol(void **state)
     cli.refuse = true;
     uint16_t port;
     coil_port *lp = t_listen_tcp(r, &srv.base, &port);
-    conn_result res;
+    t_connect_result res;
     connect_ip(r, "127.0.0.1", port, 0, &cli, &res, NULL);
     T_RUN_UNTIL(r, res.calls == 1, 10);
     assert_int_equal(res.err, COIL_ENOPROTOCOL);

@@ -84,19 +84,6 @@ static void ports_closed_by_reactor_stop_stop_the_factory(void **state)
     t_teardown(r);
 }
 
-typedef struct conn_result {
-    int calls, err;
-    coil_protocol *p;
-} conn_result;
-
-static void on_connected(void *arg, coil_protocol *p, int err)
-{
-    conn_result *res = arg;
-    res->calls++;
-    res->err = err;
-    res->p = p;
-}
-
 static void connectors_start_and_stop_their_factory(void **state)
 {
     coil_reactor *r = t_reactor();
@@ -108,10 +95,10 @@ static void connectors_start_and_stop_their_factory(void **state)
     coil_port *lp = t_listen_tcp(r, &srv.base, &port);
     coil_address a;
     coil_address_from_ip(&a, "127.0.0.1", port);
-    conn_result r1 = {0}, r2 = {0};
-    assert_int_equal(coil_connect_tcp(r, &a, NULL, &cli.base, on_connected, &r1, NULL), 0);
+    t_connect_result r1 = {0}, r2 = {0};
+    assert_int_equal(coil_connect_tcp(r, &a, NULL, &cli.base, t_on_connect, &r1, NULL), 0);
     assert_int_equal(cli.started, 1);
-    assert_int_equal(coil_connect_tcp(r, &a, NULL, &cli.base, on_connected, &r2, NULL), 0);
+    assert_int_equal(coil_connect_tcp(r, &a, NULL, &cli.base, t_on_connect, &r2, NULL), 0);
     assert_int_equal(cli.started, 1);
     T_RUN_UNTIL(r, r1.calls && r2.calls && srv.open == 2, 10);
     assert_int_equal(r1.err, 0);
@@ -143,8 +130,8 @@ static void shared_factory_for_port_and_connector(void **state)
     coil_port *lp = t_listen_tcp(r, &f.base, &port);
     coil_address a;
     coil_address_from_ip(&a, "127.0.0.1", port);
-    conn_result res = {0};
-    assert_int_equal(coil_connect_tcp(r, &a, NULL, &f.base, on_connected, &res, NULL), 0);
+    t_connect_result res = {0};
+    assert_int_equal(coil_connect_tcp(r, &a, NULL, &f.base, t_on_connect, &res, NULL), 0);
     T_RUN_UNTIL(r, res.calls == 1 && f.open == 2, 10);
     assert_int_equal(f.started, 1);
     t_stop_listening(r, lp);

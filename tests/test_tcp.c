@@ -319,20 +319,6 @@ static void concurrent_500_clients_echo(void **state)
 
 /* ---- addresses -------------------------------------------------------------- */
 
-typedef struct conn_result {
-    bool done;
-    int err;
-    coil_protocol *p;
-} conn_result;
-
-static void on_connected(void *arg, coil_protocol *p, int err)
-{
-    conn_result *res = arg;
-    res->done = true;
-    res->err = err;
-    res->p = p;
-}
-
 static void check_formats(coil_reactor *r, const char *ip, const char *fmt_host)
 {
     t_factory srv, cli;
@@ -354,8 +340,8 @@ static void check_formats(coil_reactor *r, const char *ip, const char *fmt_host)
     uint16_t port = coil_address_port(&ph);
     assert_true(port != 0);
     coil_connect_options co = {.timeout = 10};
-    conn_result res = {0};
-    assert_int_equal(coil_connect_tcp(r, &ph, &co, &cli.base, on_connected, &res, NULL), 0);
+    t_connect_result res = {0};
+    assert_int_equal(coil_connect_tcp(r, &ph, &co, &cli.base, t_on_connect, &res, NULL), 0);
     T_RUN_UNTIL(r, res.done && srv.last && srv.last->made, 10);
     assert_int_equal(res.err, 0);
     assert_non_null(res.p);
@@ -418,45 +404,10 @@ static void count_release(void *arg, const void *data, size_t len)
     rc->len = len;
 }
 
-typedef struct pair {
-    coil_reactor *r;
-    t_factory srv, cli;
-    coil_port *lp;
-    t_conn *s, *c;
-} pair;
-
-static void pair_open(pair *pr)
-{
-    pr->r = t_reactor();
-    t_factory_init(&pr->srv);
-    t_factory_init(&pr->cli);
-    pr->srv.keep = pr->cli.keep = true;
-    uint16_t port;
-    pr->lp = t_listen_tcp(pr->r, &pr->srv.base, &port);
-    pr->c = (t_conn *)t_connect_tcp(pr->r, &pr->cli.base, port, NULL);
-    assert_non_null(pr->c);
-    T_RUN_UNTIL(pr->r, pr->srv.last && pr->srv.last->made, 10);
-    pr->s = pr->srv.last;
-}
-
-static void pair_close(pair *pr, int srv_reason, int cli_reason)
-{
-    T_RUN_UNTIL(pr->r, pr->c->lost_count && pr->s->lost_count, 10);
-    t_run_for(pr->r, 0.02);
-    assert_int_equal(pr->c->lost_count, 1);
-    assert_int_equal(pr->s->lost_count, 1);
-    assert_int_equal(pr->s->lost_reason, srv_reason);
-    assert_int_equal(pr->c->lost_reason, cli_reason);
-    t_conn_free(pr->c);
-    t_conn_free(pr->s);
-    t_stop_listening(pr->r, pr->lp);
-    t_teardown(pr->r);
-}
-
 static void writev_and_mixed_writes_keep_order(void **state)
 {
-    pair pr;
-    pair_open(&pr);
+    t_pair pr;
+    t_pair_open(&pr);
     /* Segments of one pattern stream, written with every write variant. */
     static const size_t seg[] = {10, 20000, 0, 5, 70000, 100000, 1, 3, 16384, 16385};
     size_t total = 0;
@@ -488,14 +439,14 @@ static void writev_and_mixed_writes_keep_order(void **state)
     assert_int_equal(pr.c->rx.len, total);
     assert_memory_equal(pr.c->rx.data, full, total);
     coil_transport_lose_connection(t);
-    pair_close(&pr, 0, 0);
+    t_pair_expect(&pr, 0, 0);
     free(full);
 }
 
 static void write_borrowed_released_once_after_send(void **state)
 {
-    pair pr;
-    pair_open(&pr);
+    t_pair pr;
+    t_pair_open(&pr);
     size_t n = 256 * KIB;
     unsigned char *buf = malloc(n);
     t_fill_pattern(buf, n, 77, 0);
@@ -510,15 +461,15 @@ static void write_borrowed_released_once_after_send(void **state)
     assert_int_equal(rel.len, n);
     assert_pattern(pr.c->rx.data, n, 77, 0);
     coil_transport_lose_connection(t);
-    pair_close(&pr, 0, 0);
+    t_pair_expect(&pr, 0, 0);
     assert_int_equal(rel.calls, 1);
     free(buf);
 }
 
 static void write_borrowed_error_never_releases(void **state)
 {
-    pair pr;
-    pair_open(&pr);
+    t_pair pr;
+    t_pair_open(&pr);
     static const char msg[] = "borrowed";
     rel_count rel = {0};
     coil_transport *t = pr.s->base.transport;
@@ -530,7 +481,7 @@ static void write_borrowed_error_never_releases(void **state)
     coil_transport_abort_connection(t);
     assert_int_equal(coil_transport_write_borrowed(t, msg, sizeof(msg), count_release, &rel),
                      -ENOTCONN);
-    pair_close(&pr, COIL_EABORTED, -ECONNRESET);
+    t_pair_expect(&pr, COIL_EABORTED, -ECONNRESET);
     assert_int_equal(rel.calls, 0);
 }
 

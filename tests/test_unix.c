@@ -35,24 +35,10 @@ static bool exists(const char *path)
     return lstat(path, &st) == 0;
 }
 
-typedef struct conn_result {
-    bool done;
-    int err;
-    coil_protocol *p;
-} conn_result;
-
-static void on_connected(void *arg, coil_protocol *p, int err)
-{
-    conn_result *res = arg;
-    res->done = true;
-    res->err = err;
-    res->p = p;
-}
-
 static t_conn *connect_unix(coil_reactor *r, t_factory *f, const char *path)
 {
-    conn_result res = {0};
-    assert_int_equal(coil_connect_unix(r, path, NULL, &f->base, on_connected, &res, NULL), 0);
+    t_connect_result res = {0};
+    assert_int_equal(coil_connect_unix(r, path, NULL, &f->base, t_on_connect, &res, NULL), 0);
     assert_false(res.done);
     T_RUN_UNTIL(r, res.done, 10);
     if (res.err)
@@ -319,8 +305,8 @@ static void unix_connect_failures(void **state)
     t_factory_init(&f);
     char path[108];
     unique_path(path, sizeof(path), "none");
-    conn_result res = {0};
-    assert_int_equal(coil_connect_unix(r, path, NULL, &f.base, on_connected, &res, NULL), 0);
+    t_connect_result res = {0};
+    assert_int_equal(coil_connect_unix(r, path, NULL, &f.base, t_on_connect, &res, NULL), 0);
     T_RUN_UNTIL(r, res.done, 10);
     assert_int_equal(res.err, -ENOENT);
     assert_null(res.p);
@@ -330,8 +316,8 @@ static void unix_connect_failures(void **state)
     snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
     assert_int_equal(bind(s, (struct sockaddr *)&sun, sizeof(sun)), 0);
     close(s);
-    res = (conn_result){0};
-    assert_int_equal(coil_connect_unix(r, path, NULL, &f.base, on_connected, &res, NULL), 0);
+    res = (t_connect_result){0};
+    assert_int_equal(coil_connect_unix(r, path, NULL, &f.base, t_on_connect, &res, NULL), 0);
     T_RUN_UNTIL(r, res.done, 10);
     assert_int_equal(res.err, -ECONNREFUSED);
     unlink(path);
