@@ -59,20 +59,23 @@ typedef struct connect_ctx {
     coil_address addr;
 } connect_ctx;
 
+static coil_failure *connect_failure(const coil_address *addr, int err)
+{
+    char where[COIL_ADDRESS_STRLEN];
+    coil_address_format(addr, where, sizeof(where));
+    return coil_failure_new(COIL_NET_DOMAIN, err, "Connecting to %s failed: %s", where,
+                            coil_strerror(err));
+}
+
 static void connected(void *arg, coil_protocol *p, int err)
 {
     connect_ctx *c = arg;
     coil_deferred *d = c->d;
     if (d && !coil_deferred_called(d)) {
-        if (err < 0) {
-            char where[COIL_ADDRESS_STRLEN];
-            coil_address_format(&c->addr, where, sizeof(where));
-            coil_deferred_errback(d, coil_failure_new(COIL_NET_DOMAIN, err,
-                                                      "Connecting to %s failed: %s", where,
-                                                      coil_strerror(err)));
-        } else {
+        if (err < 0)
+            coil_deferred_errback(d, connect_failure(&c->addr, err));
+        else
             coil_deferred_callback(d, coil_result_value(p, NULL));
-        }
     }
     coil_deferred_unref(d);
     free(c);
@@ -116,11 +119,7 @@ static coil_deferred *connect_common(coil_reactor *r, const coil_address *addr,
         /* The callback will never run (libuv's rule): fail here. */
         coil_deferred_unref(c->d);
         c->d = NULL;
-        char where[COIL_ADDRESS_STRLEN];
-        coil_address_format(addr, where, sizeof(where));
-        coil_deferred_errback(d, coil_failure_new(COIL_NET_DOMAIN, rc,
-                                                  "Connecting to %s failed: %s", where,
-                                                  coil_strerror(rc)));
+        coil_deferred_errback(d, connect_failure(addr, rc));
         free(c);
     }
     return d;
