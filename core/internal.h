@@ -74,6 +74,7 @@ struct coil_transport {
     bool producer_streaming, producer_paused;
     coil_producer self_producer;
     char *held;           /* data that arrived while paused */
+    coil_address *addr_override; /* [0] peer, [1] host (PROXY header), or NULL */
     size_t held_len;
     struct coil_transport *heldq_next;
     union {
@@ -200,6 +201,18 @@ struct coil_reactor {
     sigset_t saved_mask;
     coil_reactor_stats stats;
     char *rbuf; /* poll backend receive buffer */
+    /* Other threads (reactor.c, resolver.c). xthread: the queue of
+     * coil_reactor_call_from_thread() with its lock and its wakeup fd and
+     * watch (the fd is made with the reactor); allocated by coil_reactor_new().
+     * resolver_fn/arg: the installed resolver (NULL: the default).
+     * resolver: the default resolver's worker pool, made on its first
+     * lookup; resolver_fini (set with it) stops and joins it at
+     * coil_reactor_free(). */
+    struct coil__xthread *xthread;
+    coil_resolver_fn resolver_fn;
+    void *resolver_arg;
+    struct coil__resolver *resolver;
+    void (*resolver_fini)(coil_reactor *r);
 };
 
 extern const coil__backend_ops coil__poll_backend;
@@ -230,6 +243,16 @@ void coil__deliver_held(coil_reactor *r);
 coil_transport *coil__transport_new(coil_reactor *r, int fd, bool tcp);
 void coil__transport_attach(coil_transport *t, coil_protocol *p);
 void coil__transport_close(coil_transport *t, int reason, bool abort);
+/* Report `peer` and `host` (either may be NULL: keep the socket's) from
+ * coil_transport_get_peer()/get_host() from now on (a PROXY header's
+ * addresses). 0 or -ENOMEM. */
+int coil__transport_override_addresses(coil_transport *t, const coil_address *peer,
+                                       const coil_address *host);
+/* Hand the connection over to protocol `p` (the PROXY wrapper does, once the
+ * header is read): p->transport and p->factory are set, later callbacks go
+ * to p, and p's connection_made() runs now. Only from inside the current
+ * protocol's data_received(); the old protocol gets no further calls. */
+void coil__transport_replace_protocol(coil_transport *t, coil_protocol *p, coil_factory *f);
 
 /* Sockets (socket.c). */
 int coil__set_nonblock_cloexec(int fd);

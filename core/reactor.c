@@ -2,8 +2,14 @@
 /* The reactor loop: backend choice, loop turns, call_soon, handle
  * bookkeeping, final (endgame) callbacks, system event triggers. */
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/eventfd.h>
+#endif
 
 #include "internal.h"
 
@@ -127,6 +133,188 @@ void coil_reactor_get_stats(const coil_reactor *r, coil_reactor_stats *out)
     out->live_handles = r->live;
 }
 
+/* ---- calls from other threads ------------------------------------------- */
+
+/* The queue of coil_reactor_call_from_thread(): a FIFO under a mutex, and a
+ * wakeup descriptor (eventfd; a pipe elsewhere) the loop watches. A caller
+ * writes the descriptor only when the queue was not already signalled; the
+ * loop reads it (resetting the signal) before taking the queue, so a call
+ * queued after the loop took the queue signals again: no wakeup is lost. */
+struct coil__xthread {
+    pthread_mutex_t lock;
+    coil__call *calls; /* ring buffer */
+    size_t head, len, cap;
+    bool signalled;       /* a wakeup is pending for the queued calls */
+    int fd[2];            /* read end, write end (the same eventfd on Linux) */
+    atomic_bool fd_ready; /* fd made (by any thread), the loop may watch it */
+    coil__watch *watch;   /* the loop's watch on fd[0] (reactor thread only) */
+};
+
+static struct coil__xthread *xthread_new(void)
+{
+    struct coil__xthread *x = calloc(1, sizeof(*x));
+    if (!x)
+        return NULL;
+    if (pthread_mutex_init(&x->lock, NULL) != 0) {
+        free(x);
+        return NULL;
+    }
+    x->fd[0] = x->fd[1] = -1;
+    atomic_init(&x->fd_ready, false);
+    return x;
+}
+
+/* Under the lock. */
+static int xthread_open_fd(struct coil__xthread *x)
+{
+#ifdef __linux__
+    int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    x->fd[0] = x->fd[1] = fd;
+#else
+    int p[2];
+    if (pipe(p) < 0)
+        return -errno;
+    coil__set_nonblock_cloexec(p[0]);
+    coil__set_nonblock_cloexec(p[1]);
+    x->fd[0] = p[0];
+    x->fd[1] = p[1];
+#endif
+    atomic_store_explicit(&x->fd_ready, true, memory_order_release);
+    return 0;
+}
+
+static void xthread_signal(struct coil__xthread *x)
+{
+#ifdef __linux__
+    uint64_t one = 1;
+    ssize_t n = write(x->fd[1], &one, sizeof(one));
+#else
+    unsigned char one = 1;
+    ssize_t n = write(x->fd[1], &one, 1);
+#endif
+    (void)n; /* EAGAIN: the counter (pipe) is full, the loop wakes anyway */
+}
+
+static void xthread_reset(struct coil__xthread *x)
+{
+#ifdef __linux__
+    uint64_t v;
+    ssize_t n = read(x->fd[0], &v, sizeof(v));
+    (void)n;
+#else
+    unsigned char buf[64];
+    while (read(x->fd[0], buf, sizeof(buf)) > 0) {
+    }
+#endif
+}
+
+int coil_reactor_call_from_thread(coil_reactor *r, void (*fn)(void *arg), void *arg)
+{
+    struct coil__xthread *x = r->xthread;
+    int rc = 0;
+    bool wake = false;
+    pthread_mutex_lock(&x->lock);
+    if (x->fd[0] < 0)
+        rc = xthread_open_fd(x);
+    if (rc == 0 && x->len == x->cap) {
+        size_t cap = x->cap ? x->cap * 2 : 16;
+        coil__call *c = malloc(cap * sizeof(*c));
+        if (c) {
+            for (size_t i = 0; i < x->len; i++)
+                c[i] = x->calls[(x->head + i) % x->cap];
+            free(x->calls);
+            x->calls = c;
+            x->cap = cap;
+            x->head = 0;
+        } else {
+            rc = -ENOMEM;
+        }
+    }
+    if (rc == 0) {
+        x->calls[(x->head + x->len) % x->cap] = (coil__call){fn, arg};
+        x->len++;
+        wake = !x->signalled;
+        x->signalled = true;
+    }
+    /* Written under the lock: the reactor may be freed as soon as the call
+     * can run, and it closes the descriptor under the same lock. */
+    if (wake)
+        xthread_signal(x);
+    pthread_mutex_unlock(&x->lock);
+    return rc;
+}
+
+/* Run the calls queued so far (calls they queue wait for the next
+ * wakeup). Returns how many ran. */
+static size_t xthread_run(coil_reactor *r)
+{
+    struct coil__xthread *x = r->xthread;
+    size_t ran = 0;
+    pthread_mutex_lock(&x->lock);
+    if (x->fd[0] >= 0)
+        xthread_reset(x);
+    x->signalled = false;
+    size_t n = x->len;
+    while (n-- > 0) {
+        coil__call c = x->calls[x->head];
+        x->head = (x->head + 1) % x->cap;
+        x->len--;
+        pthread_mutex_unlock(&x->lock);
+        c.fn(c.arg);
+        ran++;
+        pthread_mutex_lock(&x->lock);
+    }
+    pthread_mutex_unlock(&x->lock);
+    return ran;
+}
+
+static void on_xthread_readable(coil__watch *w)
+{
+    xthread_run(w->h.r);
+}
+
+/* Before a wait: watch the wakeup descriptor once some thread made it. */
+static void xthread_watch(coil_reactor *r)
+{
+    struct coil__xthread *x = r->xthread;
+    if (x->watch || !atomic_load_explicit(&x->fd_ready, memory_order_acquire))
+        return;
+    coil__watch *w = calloc(1, sizeof(*w));
+    if (!w)
+        return; /* retried before the next wait */
+    if (coil__handle_init(r, &w->h, COIL__H_WATCH) < 0) {
+        free(w);
+        return;
+    }
+    w->fd = x->fd[0];
+    w->cb = on_xthread_readable;
+    x->watch = w;
+    r->be->watch_start(w);
+}
+
+/* At reactor free, after the backend is gone (the queue was run before
+ * it went; a call queued by those calls themselves is dropped). */
+static void xthread_free(coil_reactor *r)
+{
+    struct coil__xthread *x = r->xthread;
+    if (!x)
+        return;
+    if (x->watch) {
+        coil__handle_forget(&x->watch->h);
+        free(x->watch);
+    }
+    if (x->fd[0] >= 0)
+        close(x->fd[0]);
+    if (x->fd[1] >= 0 && x->fd[1] != x->fd[0])
+        close(x->fd[1]);
+    pthread_mutex_destroy(&x->lock);
+    free(x->calls);
+    free(x);
+    r->xthread = NULL;
+}
+
 /* ---- creation ------------------------------------------------------------ */
 
 static int choose_backend(const coil_reactor_options *o, coil_backend_kind *kind)
@@ -192,6 +380,15 @@ int coil_reactor_new(coil_reactor **out, const coil_reactor_options *opts)
         r->opts.recv_buffers = defaults.recv_buffers;
     if (!r->opts.recv_buffer_size)
         r->opts.recv_buffer_size = defaults.recv_buffer_size;
+    /* The wakeup descriptor exists from the start, so that a first call
+     * from another thread can wake a loop that is already waiting. */
+    r->xthread = xthread_new();
+    int xrc = r->xthread ? xthread_open_fd(r->xthread) : -ENOMEM;
+    if (xrc < 0) {
+        xthread_free(r);
+        free(r);
+        return xrc;
+    }
     coil__clock_init(&r->clock, false);
     r->pool.max_free = 256;
     r->free_slot = UINT32_MAX;
@@ -203,6 +400,7 @@ int coil_reactor_new(coil_reactor **out, const coil_reactor_options *opts)
         rc = start_backend(r, kind);
     if (rc < 0) {
         coil__clock_fini(&r->clock);
+        xthread_free(r);
         free(r->slots);
         free(r);
         return rc;
@@ -281,6 +479,7 @@ static int turn(coil_reactor *r, int64_t max_wait_ns)
     run_endgame(r);
     coil__deliver_held(r);
 
+    xthread_watch(r);
     int64_t timeout = max_wait_ns;
     if (coil__reactor_has_work(r)) {
         timeout = 0;
@@ -469,11 +668,25 @@ void coil_reactor_free(coil_reactor *r)
 {
     if (!r)
         return;
+    /* The resolver's workers first: lookups still running are waited for
+     * and delivered (calls from other threads queued so far run too), so
+     * that whatever their callbacks open is closed by the drain below. */
+    if (r->resolver_fini)
+        r->resolver_fini(r);
+    xthread_run(r);
+    /* As in run(): once the last handle is gone the turn must not block
+     * (a backend that closes at once, e.g. poll, leaves nothing to wait for). */
+    r->shutting_down = true;
     drain_handles(r);
+    r->shutting_down = false;
     run_calls(r);
+    if (r->resolver_fini) /* a lookup started by a callback since */
+        r->resolver_fini(r);
+    xthread_run(r);
     r->be->fini(r);
     run_endgame(r);
     coil__signals_fini(r);
+    xthread_free(r);
     coil__clock_fini(&r->clock);
     coil__pool_fini(&r->pool);
     free(r->calls);

@@ -467,6 +467,8 @@ void coil__transport_endgame(coil_transport *t)
     coil__outq_clear(&t->outq, &t->h.r->pool);
     free(t->held);
     t->held = NULL;
+    free(t->addr_override);
+    t->addr_override = NULL;
     if (T_HAS(t, COIL__T_CONNECTED)) {
         coil_producer *prod = t->producer;
         t->producer = NULL;
@@ -486,8 +488,43 @@ void coil__transport_endgame(coil_transport *t)
 
 /* ---- accessors ----------------------------------------------------------- */
 
+int coil__transport_override_addresses(coil_transport *t, const coil_address *peer,
+                                       const coil_address *host)
+{
+    if (!t->addr_override) {
+        t->addr_override = calloc(2, sizeof(coil_address));
+        if (!t->addr_override)
+            return -ENOMEM;
+    }
+    if (peer)
+        t->addr_override[0] = *peer;
+    if (host)
+        t->addr_override[1] = *host;
+    return 0;
+}
+
+void coil__transport_replace_protocol(coil_transport *t, coil_protocol *p, coil_factory *f)
+{
+    t->proto = p;
+    p->transport = t;
+    p->factory = f;
+    if (p->ops->connection_made)
+        p->ops->connection_made(p);
+}
+
+/* A PROXY header's address, if one replaced the socket's (len 0: none). */
+static bool overridden(const coil_transport *t, int which, coil_address *out)
+{
+    if (!t->addr_override || t->addr_override[which].len == 0 || t->h.closing)
+        return false;
+    *out = t->addr_override[which];
+    return true;
+}
+
 int coil_transport_get_peer(coil_transport *t, coil_address *out)
 {
+    if (overridden(t, 0, out))
+        return 0;
     memset(out, 0, sizeof(*out));
     socklen_t len = sizeof(out->u);
     if (t->h.closing || getpeername(t->fd, &out->u.sa, &len) < 0)
@@ -498,6 +535,8 @@ int coil_transport_get_peer(coil_transport *t, coil_address *out)
 
 int coil_transport_get_host(coil_transport *t, coil_address *out)
 {
+    if (overridden(t, 1, out))
+        return 0;
     memset(out, 0, sizeof(*out));
     socklen_t len = sizeof(out->u);
     if (t->h.closing || getsockname(t->fd, &out->u.sa, &len) < 0)

@@ -14,6 +14,7 @@
 #include "net_deferred.h"
 #include "protocol.h"
 #include "reactor.h"
+#include "resolver.h"
 #include "service.h"
 #include "transport.h"
 #include "version.h"

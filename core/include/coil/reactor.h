@@ -64,9 +64,13 @@ COIL_API void coil_reactor_options_init(coil_reactor_options *opts);
  * coil_reactor_free(). */
 COIL_API int coil_reactor_new(coil_reactor **out, const coil_reactor_options *opts);
 
-/* Free a reactor that is not running. Handles still open are closed (their
- * connection_lost callbacks run) before the memory is released; well-behaved
- * programs close everything first (see coil_reactor_live_handles()). */
+/* Free a reactor that is not running. First the resolver's worker threads
+ * (resolver.h) are stopped and joined: a lookup still running is waited for
+ * and delivered, one not started fails with COIL_ESHUTDOWN. Calls queued by
+ * coil_reactor_call_from_thread() run. Then handles still open are closed
+ * (their connection_lost callbacks run) before the memory is released;
+ * well-behaved programs close everything first (see
+ * coil_reactor_live_handles()). */
 COIL_API void coil_reactor_free(coil_reactor *r);
 
 /* "io_uring" or "poll". */
@@ -91,6 +95,22 @@ COIL_API int coil_reactor_iterate(coil_reactor *r, double timeout);
 
 /* Call fn(arg) on the next loop turn, in FIFO order. 0 or -ENOMEM. */
 COIL_API int coil_reactor_call_soon(coil_reactor *r, void (*fn)(void *arg), void *arg);
+
+/* Twisted's callFromThread: queue fn(arg) to run on the reactor's thread,
+ * from the loop, and wake the loop if it is waiting. The one coil function
+ * that may be called from any thread (while the reactor exists). Calls made
+ * by one thread run in the order that thread made them; calls from several
+ * threads are interleaved in the order they were queued. Returns 0, -ENOMEM,
+ * or the error of creating the wakeup descriptor (then fn is never called).
+ *
+ * The wakeup is an eventfd (a pipe elsewhere) made with the reactor and
+ * watched by the loop.
+ *
+ * coil_reactor_free() runs the calls still queued when it starts (and those
+ * queued while it shuts the resolver's threads down) on the freeing thread,
+ * before it closes the remaining handles; they are not dropped. Other
+ * threads must have stopped calling before coil_reactor_free() starts. */
+COIL_API int coil_reactor_call_from_thread(coil_reactor *r, void (*fn)(void *arg), void *arg);
 
 /* The reactor's monotonic clock, for coil_call_later() (see clock.h). */
 COIL_API coil_clock *coil_reactor_clock(coil_reactor *r);
