@@ -516,10 +516,16 @@ int coil_endpoint_register(const coil_endpoint_type *type)
     return rc;
 }
 
+/* Endpoint constructors attached to registered types (endpoint.c). Weak so
+ * that the grammar alone links without the endpoint layer (fuzz target). */
+void coil__endpoint_forget_constructors(const char *prefix) __attribute__((weak));
+
 int coil_endpoint_unregister(const char *prefix)
 {
     if (!prefix)
         return -EINVAL;
+    if (coil__endpoint_forget_constructors)
+        coil__endpoint_forget_constructors(prefix);
     size_t kept = 0, before;
     pthread_mutex_lock(&registry_lock);
     before = nregistry;

@@ -7,7 +7,7 @@
 set -euo pipefail
 
 build=(build-essential cmake ninja-build pkgconf git liburing-dev libbenchmark-dev libcmocka-dev)
-test=(socat python3 python3-twisted valgrind iproute2 procps curl
+test=(socat python3 python3-twisted valgrind iproute2 procps curl haproxy systemd
       clang libclang-rt-14-dev)
 bench=(nginx-light)
 
@@ -33,5 +33,7 @@ sudo=()
 export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get update -qq
 "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# haproxy's Debian package may start a system haproxy; its default
+# configuration listens nowhere. The tests start their own on loopback.
 # nginx-light starts a system nginx on port 80 where an init system runs;
 # the benchmarks start their own instance on a free loopback port.

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -469,4 +470,91 @@ void t_pair_expect(t_pair *pr, int srv_reason, int cli_reason)
     assert_int_equal(pr->cli.stopped, 1);
     assert_int_equal(pr->srv.stopped, 1);
     t_teardown(pr->r);
+}
+
+/* ---- a black hole on loopback --------------------------------------------- */
+
+bool t_black_hole_open(t_black_hole *bh)
+{
+    *bh = (t_black_hole){.lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)};
+    struct sockaddr_in sin = {.sin_family = AF_INET};
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(sin);
+    assert_int_equal(bind(bh->lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+    assert_int_equal(listen(bh->lfd, 0), 0);
+    assert_int_equal(getsockname(bh->lfd, (struct sockaddr *)&sin, &len), 0);
+    bh->port = ntohs(sin.sin_port);
+    while (bh->nfill < 8) {
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 && errno != EINPROGRESS) {
+            close(fd);
+            return false;
+        }
+        struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+        if (poll(&pfd, 1, 300) == 0) {
+            close(fd); /* this one hangs: the queue is full */
+            return true;
+        }
+        bh->fill[bh->nfill++] = fd;
+    }
+    return false;
+}
+
+void t_black_hole_close(t_black_hole *bh)
+{
+    for (int i = 0; i < bh->nfill; i++)
+        close(bh->fill[i]);
+    close(bh->lfd);
+}
+
+/* ---- Deferred outcomes ------------------------------------------------------- */
+
+static coil_result t_record(coil_result res, void *arg)
+{
+    t_outcome *o = arg;
+    o->fired = true;
+    if (coil_result_is_failure(res)) {
+        o->failed = true;
+        o->code = coil_failure_code(res.failure);
+        snprintf(o->message, sizeof(o->message), "%s", coil_failure_message(res.failure));
+    } else {
+        o->ptr = coil_result_ptr(res);
+    }
+    coil_result_release(res);
+    return coil_result_none(); /* handled */
+}
+
+void t_watch(coil_deferred *d, t_outcome *o)
+{
+    *o = (t_outcome){0};
+    assert_non_null(d);
+    assert_int_equal(coil_deferred_add_both(d, t_record, o), 0);
+    coil_deferred_unref(d);
+}
+
+/* ---- a counting protocol -------------------------------------------------------- */
+
+static void t_counter_made(coil_protocol *p)
+{
+    ((t_counter *)p)->made++;
+}
+
+static void t_counter_data(coil_protocol *p, const void *d, size_t n)
+{
+}
+
+static void t_counter_lost(coil_protocol *p, int reason)
+{
+    ((t_counter *)p)->lost++;
+}
+
+static const coil_protocol_ops t_counter_ops = {
+    .connection_made = t_counter_made,
+    .data_received = t_counter_data,
+    .connection_lost = t_counter_lost,
+};
+
+void t_counter_init(t_counter *c)
+{
+    *c = (t_counter){.base.ops = &t_counter_ops};
 }

@@ -108,6 +108,47 @@ ssize_t t_peer_read_n(int fd, void *buf, size_t n);
 /* Read until EOF into b; returns 0 on EOF, -errno on error (e.g. reset). */
 int t_peer_read_to_eof(int fd, t_buf *b);
 
+/* A black hole on loopback: a listener with backlog 0 that never accepts.
+ * Once its accept queue is full the kernel drops further SYNs, so a connect
+ * to 127.0.0.1:port hangs until cancelled or timed out. */
+typedef struct t_black_hole {
+    int lfd;
+    int fill[8];
+    int nfill;
+    uint16_t port;
+} t_black_hole;
+/* False if no connect could be made to hang (then close and skip). */
+bool t_black_hole_open(t_black_hole *bh);
+void t_black_hole_close(t_black_hole *bh);
+#define T_NEED_BLACK_HOLE(bh)                                                                      \
+    do {                                                                                           \
+        if (!t_black_hole_open(bh)) {                                                              \
+            t_black_hole_close(bh);                                                                \
+            printf("cannot make a loopback connect hang here: skipping\n");                        \
+            skip();                                                                                \
+        }                                                                                          \
+    } while (0)
+
+/* How a Deferred fired: t_watch(d, &o) adds a callback pair that records
+ * it (a failure is handled, so nothing is reported unhandled) and drops the
+ * caller's reference to d. */
+typedef struct t_outcome {
+    bool fired;
+    bool failed;
+    int code;           /* the failure's code */
+    void *ptr;          /* the value's pointer */
+    char message[256];  /* the failure's message */
+} t_outcome;
+void t_watch(coil_deferred *d, t_outcome *o);
+
+/* A protocol that only counts connection_made and connection_lost (for
+ * coil_connect_protocol: the test owns it, coil never frees it). */
+typedef struct t_counter {
+    coil_protocol base;
+    int made, lost;
+} t_counter;
+void t_counter_init(t_counter *c);
+
 /* Threads. */
 typedef struct t_thread t_thread;
 t_thread *t_thread_start(void *(*fn)(void *), void *arg);

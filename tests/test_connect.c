@@ -34,60 +34,6 @@ static void connect_ip(coil_reactor *r, const char *ip, uint16_t port, double ti
     assert_int_equal(res->calls, 0); /* never synchronous */
 }
 
-/* ---- a black hole on loopback ---------------------------------------------------- */
-
-typedef struct black_hole {
-    int lfd;
-    int fill[8];
-    int nfill;
-    uint16_t port;
-} black_hole;
-
-/* A listener with backlog 0 that never accepts: once its accept queue is
- * full the kernel drops further SYNs, so a connect to it hangs. Returns
- * false if no connect could be made to hang. */
-static bool black_hole_open(black_hole *bh)
-{
-    *bh = (black_hole){.lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)};
-    struct sockaddr_in sin = {.sin_family = AF_INET};
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(sin);
-    assert_int_equal(bind(bh->lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-    assert_int_equal(listen(bh->lfd, 0), 0);
-    assert_int_equal(getsockname(bh->lfd, (struct sockaddr *)&sin, &len), 0);
-    bh->port = ntohs(sin.sin_port);
-    while (bh->nfill < 8) {
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 && errno != EINPROGRESS) {
-            close(fd);
-            return false;
-        }
-        struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-        if (poll(&pfd, 1, 300) == 0) {
-            close(fd); /* this one hangs: the queue is full */
-            return true;
-        }
-        bh->fill[bh->nfill++] = fd;
-    }
-    return false;
-}
-
-static void black_hole_close(black_hole *bh)
-{
-    for (int i = 0; i < bh->nfill; i++)
-        close(bh->fill[i]);
-    close(bh->lfd);
-}
-
-#define NEED_BLACK_HOLE(bh)                                                                        \
-    do {                                                                                           \
-        if (!black_hole_open(bh)) {                                                                \
-            black_hole_close(bh);                                                                  \
-            printf("cannot make a loopback connect hang here: skipping\n");                        \
-            skip();                                                                                \
-        }                                                                                          \
-    } while (0)
-
 /* ---- tests ------------------------------------------------------------------------- */
 
 static void connect_succeeds_after_connection_made(void **state)
@@ -162,8 +108,8 @@ static void connect_refused(void **state)
 
 static void connect_times_out_against_black_hole(void **state)
 {
-    black_hole bh;
-    NEED_BLACK_HOLE(&bh);
+    t_black_hole bh;
+    T_NEED_BLACK_HOLE(&bh);
     coil_reactor *r = t_reactor();
     t_factory f;
     t_factory_init(&f);
@@ -178,14 +124,14 @@ static void connect_times_out_against_black_hole(void **state)
         fail_msg("timeout of 0.5 s took %.3f s", took);
     assert_int_equal(f.started, 1);
     assert_int_equal(f.stopped, 1);
-    black_hole_close(&bh);
+    t_black_hole_close(&bh);
     t_teardown(r);
 }
 
 static void cancel_pending_connect(void **state)
 {
-    black_hole bh;
-    NEED_BLACK_HOLE(&bh);
+    t_black_hole bh;
+    T_NEED_BLACK_HOLE(&bh);
     coil_reactor *r = t_reactor();
     t_factory f;
     t_factory_init(&f);
@@ -210,7 +156,7 @@ static void cancel_pending_connect(void **state)
     assert_int_equal(f.built, 0);
     assert_int_equal(f.started, 1);
     assert_int_equal(f.stopped, 1);
-    black_hole_close(&bh);
+    t_black_hole_close(&bh);
     t_teardown(r);
 }
 
@@ -221,8 +167,8 @@ static void stop_reactor(void *arg)
 
 static void pending_connect_at_reactor_stop(void **state)
 {
-    black_hole bh;
-    NEED_BLACK_HOLE(&bh);
+    t_black_hole bh;
+    T_NEED_BLACK_HOLE(&bh);
     coil_reactor *r = t_reactor();
     t_factory f;
     t_factory_init(&f);
@@ -235,7 +181,7 @@ static void pending_connect_at_reactor_stop(void **state)
     assert_int_equal(res.calls, 1);
     assert_int_equal(res.err, COIL_ESHUTDOWN);
     assert_int_equal(f.stopped, 1);
-    black_hole_close(&bh);
+    t_black_hole_close(&bh);
     t_teardown(r);
 }
 

@@ -8,36 +8,6 @@
 #include <string.h>
 #include <unistd.h>
 
-typedef struct outcome {
-    bool fired;
-    bool failed;
-    int code;
-    void *ptr;
-    char message[160];
-} outcome;
-
-static coil_result record(coil_result res, void *arg)
-{
-    outcome *o = arg;
-    o->fired = true;
-    if (coil_result_is_failure(res)) {
-        o->failed = true;
-        o->code = coil_failure_code(res.failure);
-        snprintf(o->message, sizeof(o->message), "%s", coil_failure_message(res.failure));
-    } else {
-        o->ptr = coil_result_ptr(res);
-    }
-    coil_result_release(res);
-    return coil_result_none(); /* handled */
-}
-
-static void watch(coil_deferred *d, outcome *o)
-{
-    assert_non_null(d);
-    coil_deferred_add_both(d, record, o);
-    coil_deferred_unref(d);
-}
-
 static void listen_fires_with_the_port_and_stop_fires_when_closed(void **state)
 {
     coil_reactor *r = t_reactor();
@@ -45,16 +15,16 @@ static void listen_fires_with_the_port_and_stop_fires_when_closed(void **state)
     t_factory_init(&f);
     coil_address a;
     coil_address_from_ip(&a, "127.0.0.1", 0);
-    outcome lo = {0};
-    watch(coil_listen_tcp_deferred(r, &a, NULL, &f.base), &lo);
+    t_outcome lo = {0};
+    t_watch(coil_listen_tcp_deferred(r, &a, NULL, &f.base), &lo);
     assert_true(lo.fired); /* listening is synchronous */
     assert_false(lo.failed);
     coil_port *port = lo.ptr;
     assert_non_null(port);
     assert_int_equal(f.started, 1);
 
-    outcome so = {0};
-    watch(coil_port_stop_listening_deferred(port), &so);
+    t_outcome so = {0};
+    t_watch(coil_port_stop_listening_deferred(port), &so);
     assert_false(so.fired); /* only once really closed */
     t_run_until_flag(r, &so.fired, 5);
     assert_false(so.failed);
@@ -71,8 +41,8 @@ static void listen_in_use_errbacks_naming_the_address(void **state)
     coil_port *p = t_listen_tcp(r, &f.base, &port);
     coil_address a;
     coil_address_from_ip(&a, "127.0.0.1", port);
-    outcome o = {0};
-    watch(coil_listen_tcp_deferred(r, &a, NULL, &f.base), &o);
+    t_outcome o = {0};
+    t_watch(coil_listen_tcp_deferred(r, &a, NULL, &f.base), &o);
     assert_true(o.fired && o.failed);
     assert_int_equal(o.code, -EADDRINUSE);
     char want[96];
@@ -94,8 +64,8 @@ static void connect_fires_with_the_protocol_after_connection_made(void **state)
     coil_port *p = t_listen_tcp(r, &server.base, &port);
     coil_address a;
     coil_address_from_ip(&a, "127.0.0.1", port);
-    outcome o = {0};
-    watch(coil_connect_tcp_deferred(r, &a, NULL, &client.base), &o);
+    t_outcome o = {0};
+    t_watch(coil_connect_tcp_deferred(r, &a, NULL, &client.base), &o);
     t_run_until_flag(r, &o.fired, 5);
     assert_false(o.failed);
     t_conn *c = o.ptr;
@@ -119,8 +89,8 @@ static void connect_refused_errbacks(void **state)
     t_stop_listening(r, p); /* the port is free again: nobody listens */
     coil_address a;
     coil_address_from_ip(&a, "127.0.0.1", port);
-    outcome o = {0};
-    watch(coil_connect_tcp_deferred(r, &a, NULL, &client.base), &o);
+    t_outcome o = {0};
+    t_watch(coil_connect_tcp_deferred(r, &a, NULL, &client.base), &o);
     t_run_until_flag(r, &o.fired, 5);
     assert_true(o.failed);
     assert_int_equal(o.code, -ECONNREFUSED);
@@ -140,9 +110,9 @@ static void cancel_abandons_a_pending_connect(void **state)
     coil_port *p = t_listen_tcp(r, &server.base, &port);
     coil_address a;
     coil_address_from_ip(&a, "127.0.0.1", port);
-    outcome o = {0};
+    t_outcome o = {0};
     coil_deferred *d = coil_connect_tcp_deferred(r, &a, NULL, &client.base);
-    coil_deferred_add_both(d, record, &o);
+    t_watch(coil_deferred_ref(d), &o);
     coil_deferred_cancel(d); /* before the loop ever ran: surely pending */
     assert_true(o.fired && o.failed);
     assert_int_equal(o.code, -ECANCELED);
@@ -163,16 +133,16 @@ static void unix_listen_and_connect(void **state)
     char path[108];
     snprintf(path, sizeof(path), "/tmp/coil-netd-%d.sock", (int)getpid());
     unlink(path);
-    outcome lo = {0}, co = {0}, so = {0};
-    watch(coil_listen_unix_deferred(r, path, NULL, &server.base), &lo);
+    t_outcome lo = {0}, co = {0}, so = {0};
+    t_watch(coil_listen_unix_deferred(r, path, NULL, &server.base), &lo);
     assert_false(lo.failed);
-    watch(coil_connect_unix_deferred(r, path, NULL, &client.base), &co);
+    t_watch(coil_connect_unix_deferred(r, path, NULL, &client.base), &co);
     t_run_until_flag(r, &co.fired, 5);
     assert_false(co.failed);
     coil_transport_abort_connection(((t_conn *)co.ptr)->base.transport);
     while (client.lost < 1 || server.lost < 1)
         coil_reactor_iterate(r, 0.05);
-    watch(coil_port_stop_listening_deferred(lo.ptr), &so);
+    t_watch(coil_port_stop_listening_deferred(lo.ptr), &so);
     t_run_until_flag(r, &so.fired, 5);
     assert_int_equal(access(path, F_OK), -1); /* the socket file is gone */
     t_teardown(r);

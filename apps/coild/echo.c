@@ -48,8 +48,10 @@ static coil_factory echo_factory = {.ops = &echo_factory_ops};
 static void echo_usage(FILE *out)
 {
     fprintf(out, "Usage: coild [options] echo --port PORT\n"
-                 "  --port PORT   where to listen: 8000 (TCP, all interfaces),\n"
-                 "                tcp:8000:interface=127.0.0.1, unix:/run/echo.sock (default 8000)\n");
+                 "  --port PORT   where to listen, a server endpoint description (default\n"
+                 "                8000: TCP, all interfaces): tcp:8000:interface=127.0.0.1,\n"
+                 "                unix:/run/echo.sock:mode=600, haproxy:tcp:9000,\n"
+                 "                systemd:domain=INET:index=0 (see docs/ENDPOINTS.md)\n");
 }
 
 static int echo_start(coil_reactor *r, int argc, char **argv)
@@ -65,8 +67,7 @@ static int echo_start(coil_reactor *r, int argc, char **argv)
             return -EINVAL;
         }
     }
-    coil_port *p;
-    return coild_listen(r, port, &echo_factory, &p);
+    return coild_listen(r, port, &echo_factory);
 }
 
 const coild_plugin coild_echo_plugin = {

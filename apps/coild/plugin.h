@@ -24,13 +24,15 @@ typedef struct coild_plugin {
 extern const coild_plugin coild_echo_plugin;
 extern const coild_plugin coild_qotd_plugin;
 
-/* Listen on a port description: a bare number (TCP, all interfaces),
- * "tcp:PORT[:interface=ADDR][:backlog=N]", "tcp6:PORT[:interface=ADDR]" or
- * "unix:PATH[:mode=OCTAL]" / "unix:address=PATH". The full endpoint grammar
- * replaces this parser when the endpoints layer lands. Prints errors. */
-int coild_listen(coil_reactor *r, const char *desc, coil_factory *f, coil_port **out);
+/* Listen on a server endpoint description ("8000", "tcp:8000:interface=
+ * 127.0.0.1", "unix:/run/e.sock:mode=600", "haproxy:tcp:9000",
+ * "systemd:domain=INET:index=0", ...) while the reactor runs. Prints
+ * "coild: listening on ADDR" to stdout once listening (text logs), errors to
+ * stderr. Returns 0, -EINVAL for an invalid description (usage error), or
+ * the listen error. */
+int coild_listen(coil_reactor *r, const char *desc, coil_factory *f);
 
-/* Free the port services coild_listen() made (after the reactor is gone). */
+/* Free what coild_listen() made (after the reactor is gone). */
 void coild_listen_cleanup(void);
 
 /* Set by coild_log_setup() for --log-format=json. */

@@ -46,7 +46,8 @@ static coil_factory qotd_factory = {.ops = &qotd_factory_ops};
 static void qotd_usage(FILE *out)
 {
     fprintf(out, "Usage: coild [options] qotd --port PORT [--quote TEXT]\n"
-                 "  --port PORT   where to listen (default 8017)\n"
+                 "  --port PORT   where to listen, a server endpoint description\n"
+                 "                (default 8017, see coild echo --help)\n"
                  "  --quote TEXT  the quote to serve\n");
 }
 
@@ -65,8 +66,7 @@ static int qotd_start(coil_reactor *r, int argc, char **argv)
             return -EINVAL;
         }
     }
-    coil_port *p;
-    return coild_listen(r, port, &qotd_factory, &p);
+    return coild_listen(r, port, &qotd_factory);
 }
 
 const coild_plugin coild_qotd_plugin = {

@@ -2,10 +2,11 @@
 /*
  * A tiny coil echo client for the integration tests:
  *
- *   coil_client PORT NBYTES [--half-close] [--connections N]
+ *   coil_client PORT|ENDPOINT NBYTES [--half-close] [--connections N]
  *
- * Connects N times (default 1, concurrently) to 127.0.0.1:PORT with
- * coil_connect_tcp(), sends NBYTES of a deterministic pattern on each
+ * Connects N times (default 1, concurrently) to 127.0.0.1:PORT, or to a
+ * client endpoint description ("unix:/tmp/e.sock", "tcp:localhost:8000")
+ * through coil_client_from_string(), sends NBYTES of a deterministic pattern on each
  * connection, checks that exactly those bytes come back, then closes.
  * Without --half-close the write side stays open until the whole echo was
  * read (what Twisted's non-half-closeable echo needs); with it, the client
@@ -123,13 +124,25 @@ static coil_protocol *build(coil_factory *f, const coil_address *addr)
 static const coil_factory_ops fops = {.build_protocol = build};
 static coil_factory factory = {.ops = &fops};
 
-static void on_connect(void *arg, coil_protocol *p, int err)
+static coil_result on_connect(coil_result res, void *arg)
 {
-    if (err < 0) {
-        fprintf(stderr, "coil_client: connect failed: %s\n", coil_strerror(err));
+    if (coil_result_is_failure(res)) {
+        fprintf(stderr, "coil_client: %s\n", coil_failure_message(res.failure));
         connect_failures++;
         one_finished();
     }
+    coil_result_release(res);
+    return coil_result_none();
+}
+
+static bool is_number(const char *s)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if (*s < '0' || *s > '9')
+            return false;
+    return true;
 }
 
 static bool timed_out;
@@ -144,10 +157,15 @@ static void on_timeout(void *arg)
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: coil_client PORT NBYTES [--half-close] [--connections N]\n");
+        fprintf(stderr, "usage: coil_client PORT|ENDPOINT NBYTES [--half-close] "
+                        "[--connections N]\n");
         return 2;
     }
-    long port = strtol(argv[1], NULL, 10);
+    char desc[512];
+    if (is_number(argv[1]))
+        snprintf(desc, sizeof(desc), "tcp:127.0.0.1:%s", argv[1]);
+    else
+        snprintf(desc, sizeof(desc), "%s", argv[1]);
     nbytes = (size_t)strtoull(argv[2], NULL, 10);
     for (int i = 3; i < argc; i++) {
         if (strcmp(argv[i], "--half-close") == 0)
@@ -159,7 +177,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (port <= 0 || port > 65535 || nconns <= 0)
+    if (nconns <= 0)
         return 2;
     coil_log_set_level(COIL_LOG_WARN);
     coil_reactor_options o;
@@ -171,20 +189,29 @@ int main(int argc, char **argv)
         const char *want = getenv("COIL_REACTOR");
         return want && strcmp(want, "uring") == 0 ? 77 : 1;
     }
-    coil_address a;
-    coil_address_from_ip(&a, "127.0.0.1", (uint16_t)port);
+    char err[256];
+    coil_client_endpoint *ep;
+    rc = coil_client_from_string(reactor, desc, &ep, err, sizeof(err));
+    if (rc < 0) {
+        fprintf(stderr, "coil_client: %s\n", err);
+        coil_reactor_free(reactor);
+        return 2;
+    }
     for (int i = 0; i < nconns; i++) {
-        rc = coil_connect_tcp(reactor, &a, NULL, &factory, on_connect, NULL, NULL);
-        if (rc < 0) {
-            fprintf(stderr, "coil_client: connect: %s\n", coil_strerror(rc));
-            coil_reactor_free(reactor);
+        coil_deferred *d = coil_client_endpoint_connect(ep, &factory);
+        if (!d || coil_deferred_add_both(d, on_connect, NULL) < 0) {
+            fprintf(stderr, "coil_client: out of memory\n");
             return 1;
         }
+        coil_deferred_unref(d);
     }
-    coil_delayed_call *t = coil_reactor_call_later(reactor, 60, on_timeout, NULL);
-    rc = coil_reactor_run(reactor);
-    if (!timed_out)
-        coil_delayed_call_cancel(t);
+    coil_client_endpoint_free(ep);
+    if (finished < nconns) { /* connects may all have failed at once */
+        coil_delayed_call *t = coil_reactor_call_later(reactor, 60, on_timeout, NULL);
+        rc = coil_reactor_run(reactor);
+        if (!timed_out)
+            coil_delayed_call_cancel(t);
+    }
     printf("coil_client: backend %s, %d connection(s) of %zu bytes, %d failed\n",
            coil_reactor_backend_name(reactor), nconns, nbytes, failures + connect_failures);
     coil_reactor_free(reactor);

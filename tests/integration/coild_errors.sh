@@ -59,8 +59,13 @@ expect 2 badformat "unknown log format 'xml'" -- "$R" --log-format=xml echo
 expect 2 badpluginopt "unknown option '--bogus'" -- "$R" echo --bogus
 expect 2 badqotdopt "unknown option '--colour'" -- "$R" qotd --colour red
 expect 2 novalue "needs a value" -- "$R" echo --port
-expect 2 baddesc "invalid port description" -- "$R" echo --port tcp:notaport
-expect 2 badiface "invalid port description" -- "$R" echo --port tcp:0:interface=not-an-ip
+expect 2 baddesc "invalid --port 'tcp:notaport': tcp: invalid port 'notaport'" -- \
+    "$R" echo --port tcp:notaport
+expect 2 badiface "tcp: invalid interface 'not-an-ip' (must be an IP address)" -- \
+    "$R" echo --port tcp:0:interface=not-an-ip
+expect 2 badtype "Unknown endpoint type: 'bogus'" -- "$R" echo --port bogus:1
+expect 2 nossl "ssl: coil was built without TLS" -- "$R" echo --port ssl:0
+expect 2 badarg "unknown argument 'colour'" -- "$R" echo --port tcp:0:colour=red
 
 # Help and version.
 expect 0 help "Plugins:" -- --help
