@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -557,4 +558,13 @@ static const coil_protocol_ops t_counter_ops = {
 void t_counter_init(t_counter *c)
 {
     *c = (t_counter){.base.ops = &t_counter_ops};
+}
+
+bool t_localhost_resolves(void)
+{
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+    int rc = getaddrinfo("localhost", NULL, &hints, &res);
+    if (res)
+        freeaddrinfo(res);
+    return rc == 0;
 }

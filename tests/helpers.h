@@ -149,6 +149,18 @@ typedef struct t_counter {
 } t_counter;
 void t_counter_init(t_counter *c);
 
+/* Whether the system resolver knows "localhost" (a bare debootstrap has no
+ * /etc/hosts and no DNS). T_NEED_LOCALHOST() skips the test when not. */
+bool t_localhost_resolves(void);
+#define T_NEED_LOCALHOST()                                                                         \
+    do {                                                                                           \
+        if (!t_localhost_resolves()) {                                                             \
+            printf("\"localhost\" does not resolve on this machine (no /etc/hosts?): "            \
+                   "skipping\n");                                                                 \
+            skip();                                                                                \
+        }                                                                                          \
+    } while (0)
+
 /* Threads. */
 typedef struct t_thread t_thread;
 t_thread *t_thread_start(void *(*fn)(void *), void *arg);
