@@ -40,7 +40,8 @@ int coil__systemd_parse(const char *pid, const char *fds, const char *names, pid
     if (coil_endpoint_int(fds, 10, 0, INT_MAX - COIL__SYSTEMD_FIRST_FD, &n) < 0 || n == 0)
         return 0;
     out->count = (int)n;
-    if (!names)
+    /* "" is no names at all (systemd's strv_split, Twisted's trunk). */
+    if (!names || !*names)
         return 0;
     size_t len = strlen(names);
     size_t k = 1;

@@ -22,8 +22,8 @@ typedef struct coil__systemd_fds {
  * descriptors are passed only when LISTEN_PID is an integer equal to
  * `self` and LISTEN_FDS an integer >= 0 (both as Python's int() reads
  * them); otherwise count is 0. Names are `names` split on ':' when there
- * are exactly count of them, else unavailable (indexes still work, unlike
- * Twisted trunk, which then passes nothing). Pure: no environment, no
+ * are exactly count of them ("" is none), else unavailable (indexes still
+ * work, unlike Twisted trunk, which then passes nothing). Pure: no environment, no
  * descriptors touched. Returns 0, or -ENOMEM (the names are then
  * unavailable, the rest is filled in). Release with coil__systemd_fds_free(). */
 int coil__systemd_parse(const char *pid, const char *fds, const char *names, pid_t self,

@@ -132,6 +132,12 @@ static void parse_names_mismatch_keeps_indexes(void **state)
         assert_null(f.names);
         coil__systemd_fds_free(&f);
     }
+    /* An empty LISTEN_FDNAMES is zero names, not one empty name. */
+    coil__systemd_fds f;
+    parse_ok("4242", "1", "", 4242, &f);
+    assert_int_equal(f.count, 1);
+    assert_null(f.names);
+    coil__systemd_fds_free(&f);
 }
 
 /* ---- forked children ------------------------------------------------------- */
@@ -191,12 +197,17 @@ static coil_reactor *child_reactor(void)
     return r;
 }
 
+/* t_teardown() for a child: no cmocka assertions (they would unwind into the
+ * child's copy of the test runner), a failed CHECK exits instead. */
 static void child_teardown(coil_reactor *r)
 {
     for (int i = 0; i < 5; i++)
         coil_reactor_iterate(r, 0);
     size_t live = coil_reactor_live_handles(r);
     CHECK(live == 0, "%zu handle(s) still alive", live);
+    coil_reactor_stats st;
+    coil_reactor_get_stats(r, &st);
+    CHECK(st.stale == 0, "%llu stale completion(s)", (unsigned long long)st.stale);
     coil_reactor_free(r);
 }
 
