@@ -43,6 +43,7 @@ struct coil__resolver {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     job *head, *tail; /* queued, not started */
+    size_t queued;    /* jobs between head and tail */
     job *undelivered; /* finished, call_from_thread failed (no memory) */
     pthread_t threads[MAX_WORKERS];
     int nthreads, idle;
@@ -192,6 +193,7 @@ static void *worker(void *arg)
         p->head = j->next;
         if (!p->head)
             p->tail = NULL;
+        p->queued--;
         j->next = NULL;
         j->started = true;
         pthread_mutex_unlock(&p->lock);
@@ -267,10 +269,13 @@ static struct coil__resolver *pool_get(coil_reactor *r)
     return p;
 }
 
-/* Under the pool's lock: start a worker if every one is busy. */
+/* Under the pool's lock: start a worker unless an idle one will take each
+ * queued job. (A signalled worker counts as idle until it wakes, so
+ * comparing with `idle` alone would let a second lookup queued right after
+ * the first wait behind it, e.g. for a whole DNS timeout.) */
 static void pool_grow(struct coil__resolver *p)
 {
-    if (p->idle > 0 || p->nthreads >= MAX_WORKERS)
+    if (p->queued <= (size_t)p->idle || p->nthreads >= MAX_WORKERS)
         return;
     sigset_t all, saved;
     sigfillset(&all);
@@ -300,6 +305,7 @@ static void cancel_lookup(coil_deferred *d, void *arg)
                 for (job *k = p->head; k; k = k->next)
                     p->tail = k;
             }
+            p->queued--;
             unqueued = true;
         }
         pthread_mutex_unlock(&p->lock);
@@ -343,9 +349,11 @@ static coil_deferred *resolve_default(coil_reactor *r, const char *host, uint16_
     else
         p->head = j;
     p->tail = j;
+    p->queued++;
     pool_grow(p);
     if (p->nthreads == 0) { /* no thread could be started */
         p->head = p->tail = NULL;
+        p->queued = 0;
         pthread_mutex_unlock(&p->lock);
         j->d = NULL;
         coil_deferred_errback(d, dns_failure(host, "cannot start a resolver thread"));

@@ -57,19 +57,19 @@ typedef struct hp_conn {
     hp_factory *hf;
     struct hp_conn *prev, *next; /* hf->pending */
     bool linked;
-    bool logged;          /* why the connection is closed was said */
+    bool logged; /* why the connection is closed was said */
     coil_delayed_call *timer;
-    unsigned char *buf;   /* received bytes, only while a header is incomplete */
+    unsigned char *buf; /* received bytes, only while a header is incomplete */
     size_t len;
-    coil_address peer;    /* who sent the header (the socket's peer) */
+    coil_address peer; /* who sent the header (the socket's peer) */
 } hp_conn;
 
 struct hp_factory {
     coil_factory base;
     coil_factory *user; /* the application's factory */
     unsigned refs;
-    bool stopped;       /* the port stopped: `user` must not be touched again */
-    hp_conn *pending;   /* connections still reading their header */
+    bool stopped;     /* the port stopped: `user` must not be touched again */
+    hp_conn *pending; /* connections still reading their header */
 };
 
 /* ---- the wrapping factory ------------------------------------------------ */
@@ -296,8 +296,8 @@ static void conn_read_lost(coil_protocol *p)
         give_up(c, COIL_LOG_INFO, "the peer closed the connection without sending one");
         return;
     }
-    snprintf(why, sizeof(why), "the peer closed the connection after %zu bytes of an incomplete header",
-             c->len);
+    snprintf(why, sizeof(why),
+             "the peer closed the connection after %zu bytes of an incomplete header", c->len);
     give_up(c, COIL_LOG_WARN, why);
 }
 
@@ -309,8 +309,7 @@ static void conn_lost(coil_protocol *p, int reason)
         coil_log(c->len ? COIL_LOG_WARN : COIL_LOG_INFO, SYS,
                  "PROXY header from %s: connection lost after %zu bytes, before a complete "
                  "header: %s",
-                 peer_text(c, who, sizeof(who)), c->len,
-                 reason ? coil_strerror(reason) : "closed");
+                 peer_text(c, who, sizeof(who)), c->len, reason ? coil_strerror(reason) : "closed");
     }
     conn_free(c);
 }

@@ -803,9 +803,8 @@ static void print_file(const char *path)
 static bool connects(uint16_t port)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_port = htons(port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in a = {
+        .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     bool ok = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
     close(fd);
     return ok;
@@ -891,12 +890,12 @@ static void through_haproxy(const char *send_proxy)
 
     if (j.got.len != (size_t)plen || memcmp(j.got.data, payload, (size_t)plen) != 0) {
         print_file(logf);
-        fail_msg("the echo through haproxy did not come back (%zu bytes, rc %d)", j.got.len,
-                 j.rc);
+        fail_msg("the echo through haproxy did not come back (%zu bytes, rc %d)", j.got.len, j.rc);
     }
     rec *x = NULL;
     for (int i = 0; i < nrecs; i++)
-        if (recs[i].c->rx.len == (size_t)plen && memcmp(recs[i].c->rx.data, payload, (size_t)plen) == 0)
+        if (recs[i].c->rx.len == (size_t)plen &&
+            memcmp(recs[i].c->rx.data, payload, (size_t)plen) == 0)
             x = &recs[i];
     assert_non_null(x);
     assert_int_equal(x->c->made, 1);

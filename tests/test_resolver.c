@@ -3,13 +3,22 @@
  * coil_reactor_call_from_thread() (order per thread, waking a blocked loop,
  * calls queued at reactor free) and name resolution: "localhost", IP
  * literals, a name that does not exist, cancelling a lookup (queued or
- * running), freeing the reactor with lookups in flight, and an installed
- * resolver.
+ * running), freeing the reactor with lookups in flight, a slow lookup not
+ * holding up the next one, and an installed resolver.
+ *
+ * getaddrinfo() is interposed here (the tests link libcoil.a, so this
+ * definition is the one the resolver calls): names ending in ".gate" wait
+ * until the test opens the gate, then resolve as 127.0.0.1; ".fast"
+ * resolves as 127.0.0.1 at once; other names go to the C library. That
+ * makes "a lookup is running in a worker" a state the tests can hold.
  */
 #include "helpers.h"
 
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <errno.h>
+#include <netdb.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -291,6 +300,147 @@ static void free_with_lookups_in_flight(void **state)
     }
 }
 
+/* ---- a gated getaddrinfo ------------------------------------------------------ */
+
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool open;
+    int waiting; /* lookups held at the gate */
+} gate = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, true, 0};
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+int getaddrinfo(const char *restrict node, const char *restrict service,
+                const struct addrinfo *restrict hints, struct addrinfo **restrict res)
+{
+    typedef int (*gai_fn)(const char *, const char *, const struct addrinfo *, struct addrinfo **);
+    static gai_fn real;
+    if (!real)
+        *(void **)&real = dlsym(RTLD_NEXT, "getaddrinfo");
+    if (node && ends_with(node, ".gate")) {
+        pthread_mutex_lock(&gate.lock);
+        gate.waiting++;
+        pthread_cond_broadcast(&gate.cond);
+        while (!gate.open)
+            pthread_cond_wait(&gate.cond, &gate.lock);
+        gate.waiting--;
+        pthread_cond_broadcast(&gate.cond); /* gate_wait_for(0) */
+        pthread_mutex_unlock(&gate.lock);
+    }
+    if (node && (ends_with(node, ".gate") || ends_with(node, ".fast")))
+        node = "127.0.0.1";
+    return real(node, service, hints, res);
+}
+
+static void gate_set(bool open)
+{
+    pthread_mutex_lock(&gate.lock);
+    gate.open = open;
+    pthread_cond_broadcast(&gate.cond);
+    pthread_mutex_unlock(&gate.lock);
+}
+
+/* Wait (up to 10 s) until `n` lookups are held at the gate. */
+static void gate_wait_for(int n)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 10;
+    pthread_mutex_lock(&gate.lock);
+    int rc = 0;
+    while (gate.waiting != n && rc == 0)
+        rc = pthread_cond_timedwait(&gate.cond, &gate.lock, &until);
+    int got = gate.waiting;
+    pthread_mutex_unlock(&gate.lock);
+    assert_int_equal(got, n);
+}
+
+static void *open_gate_later(void *arg)
+{
+    usleep(200 * 1000);
+    gate_set(true);
+    return NULL;
+}
+
+static void a_slow_lookup_does_not_hold_up_the_next(void **state)
+{
+    coil_reactor *r = t_reactor();
+    lookup l[3];
+    /* One worker, idle again after its first lookup. */
+    watch_lookup(coil_resolve(r, "warmup.fast", 1), &l[0]);
+    t_run_until_flag(r, &l[0].fired, 10);
+    free(l[0].list);
+    /* Two lookups queued back to back, the first of which hangs: the
+     * second gets a worker of its own. */
+    gate_set(false);
+    watch_lookup(coil_resolve(r, "slow.gate", 2), &l[1]);
+    watch_lookup(coil_resolve(r, "quick.fast", 3), &l[2]);
+    t_run_until_flag(r, &l[2].fired, 10);
+    assert_false(l[2].failed);
+    assert_int_equal(coil_address_port(&l[2].list->addrs[0]), 3);
+    gate_wait_for(1);
+    assert_false(l[1].fired);
+    gate_set(true);
+    t_run_until_flag(r, &l[1].fired, 10);
+    assert_false(l[1].failed);
+    free(l[1].list);
+    free(l[2].list);
+    t_teardown(r);
+}
+
+static void cancel_a_running_lookup(void **state)
+{
+    coil_reactor *r = t_reactor();
+    gate_set(false);
+    lookup l;
+    coil_deferred *d = coil_resolve(r, "running.gate", 80);
+    watch_lookup(coil_deferred_ref(d), &l);
+    gate_wait_for(1); /* in getaddrinfo, in a worker */
+    coil_deferred_cancel(d);
+    coil_deferred_unref(d);
+    assert_true(l.fired && l.failed); /* at once */
+    assert_int_equal(l.code, -ECANCELED);
+    assert_string_equal(l.message, "Resolving 'running.gate' was cancelled");
+    gate_set(true);
+    /* The result arrives and is dropped (LSan checks it is freed). */
+    gate_wait_for(0);
+    t_run_for(r, 0.1);
+    assert_null(l.list);
+    t_teardown(r);
+}
+
+static void free_waits_for_running_lookups(void **state)
+{
+    coil_reactor *r = t_reactor();
+    gate_set(false);
+    lookup l[5];
+    for (int i = 0; i < 5; i++)
+        watch_lookup(coil_resolve(r, "busy.gate", (uint16_t)(100 + i)), &l[i]);
+    gate_wait_for(4); /* four workers at most: the fifth stays queued */
+    t_thread *t = t_thread_start(open_gate_later, NULL);
+    double t0 = now_s();
+    t_teardown(r); /* joins the workers */
+    double took = now_s() - t0;
+    t_thread_join(t);
+    assert_true(took >= 0.15);
+    int ok = 0, shut = 0;
+    for (int i = 0; i < 5; i++) {
+        assert_true(l[i].fired);
+        if (!l[i].failed)
+            ok++;
+        else if (l[i].code == COIL_ESHUTDOWN)
+            shut++;
+        free(l[i].list);
+    }
+    assert_int_equal(ok, 4);   /* the running ones were waited for and delivered */
+    assert_int_equal(shut, 1); /* the queued one never ran */
+}
+
 /* ---- an installed resolver -------------------------------------------------- */
 
 typedef struct fake {
@@ -342,6 +492,9 @@ int main(void)
         cmocka_unit_test(unknown_names_fail_with_edns),
         cmocka_unit_test(cancel_discards_the_late_result),
         cmocka_unit_test(free_with_lookups_in_flight),
+        cmocka_unit_test(a_slow_lookup_does_not_hold_up_the_next),
+        cmocka_unit_test(cancel_a_running_lookup),
+        cmocka_unit_test(free_waits_for_running_lookups),
         cmocka_unit_test(an_installed_resolver_is_used),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
