@@ -254,6 +254,10 @@ int coil__transport_override_addresses(coil_transport *t, const coil_address *pe
  * protocol's data_received(); the old protocol gets no further calls. */
 void coil__transport_replace_protocol(coil_transport *t, coil_protocol *p, coil_factory *f);
 
+/* "Connecting to 127.0.0.1:9 failed: Connection refused" in COIL_NET_DOMAIN
+ * (net_deferred.c; the hostname endpoint's attempts use it too). */
+coil_failure *coil__connect_failure(const coil_address *addr, int err);
+
 /* Sockets (socket.c). */
 int coil__set_nonblock_cloexec(int fd);
 void coil__set_tcp_defaults(int fd);

@@ -3,7 +3,6 @@
  * bookkeeping, final (endgame) callbacks, system event triggers. */
 #include <errno.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -146,7 +145,6 @@ struct coil__xthread {
     size_t head, len, cap;
     bool signalled;       /* a wakeup is pending for the queued calls */
     int fd[2];            /* read end, write end (the same eventfd on Linux) */
-    atomic_bool fd_ready; /* fd made (by any thread), the loop may watch it */
     coil__watch *watch;   /* the loop's watch on fd[0] (reactor thread only) */
 };
 
@@ -160,11 +158,10 @@ static struct coil__xthread *xthread_new(void)
         return NULL;
     }
     x->fd[0] = x->fd[1] = -1;
-    atomic_init(&x->fd_ready, false);
     return x;
 }
 
-/* Under the lock. */
+/* The wakeup descriptor, made with the reactor. */
 static int xthread_open_fd(struct coil__xthread *x)
 {
 #ifdef __linux__
@@ -181,7 +178,6 @@ static int xthread_open_fd(struct coil__xthread *x)
     x->fd[0] = p[0];
     x->fd[1] = p[1];
 #endif
-    atomic_store_explicit(&x->fd_ready, true, memory_order_release);
     return 0;
 }
 
@@ -216,9 +212,7 @@ int coil_reactor_call_from_thread(coil_reactor *r, void (*fn)(void *arg), void *
     int rc = 0;
     bool wake = false;
     pthread_mutex_lock(&x->lock);
-    if (x->fd[0] < 0)
-        rc = xthread_open_fd(x);
-    if (rc == 0 && x->len == x->cap) {
+    if (x->len == x->cap) {
         size_t cap = x->cap ? x->cap * 2 : 16;
         coil__call *c = malloc(cap * sizeof(*c));
         if (c) {
@@ -275,11 +269,12 @@ static void on_xthread_readable(coil__watch *w)
     xthread_run(w->h.r);
 }
 
-/* Before a wait: watch the wakeup descriptor once some thread made it. */
+/* Before the first wait: watch the wakeup descriptor (made with the
+ * reactor; the backend is ready only once the loop runs). */
 static void xthread_watch(coil_reactor *r)
 {
     struct coil__xthread *x = r->xthread;
-    if (x->watch || !atomic_load_explicit(&x->fd_ready, memory_order_acquire))
+    if (x->watch)
         return;
     coil__watch *w = calloc(1, sizeof(*w));
     if (!w)

@@ -105,14 +105,6 @@ static void attempt_unlink_free(attempt *a)
     free(a);
 }
 
-static coil_failure *attempt_failure(const coil_address *addr, int err)
-{
-    char where[COIL_ADDRESS_STRLEN];
-    coil_address_format(addr, where, sizeof(where));
-    return coil_failure_new(COIL_NET_DOMAIN, err, "Connecting to %s failed: %s", where,
-                            coil_strerror(err));
-}
-
 /* Fire d with `res` (a value: the protocol; or a failure, taken over) and
  * stop everything else: the lookup, the timers, the other attempts. */
 static void finish(hconn *hc, coil_result res)
@@ -210,7 +202,7 @@ static void attempt_connected(void *arg, coil_protocol *p, int err)
     if (p) {
         finish(hc, coil_result_value(p, NULL));
     } else if (!hc->done) {
-        coil_failure *f = attempt_failure(&a->addr, err);
+        coil_failure *f = coil__connect_failure(&a->addr, err);
         if (a == hc->winner || err == COIL_ESHUTDOWN) {
             fail(hc, f); /* the user's factory refused, or the reactor stops */
         } else {
@@ -242,7 +234,7 @@ static int start_attempt(hconn *hc, const coil_address *addr)
     if (rc < 0) {
         attempt_unlink_free(a);
         coil_failure_unref(hc->last);
-        hc->last = attempt_failure(addr, rc);
+        hc->last = coil__connect_failure(addr, rc);
         return rc;
     }
     hc->pending++;
