@@ -199,6 +199,7 @@ struct coil_reactor {
     coil__watch *sigwatch;
     int sig_pipe[2];
     sigset_t saved_mask;
+    bool sigint_ignored; /* SIGINT was SIG_IGN when run() began: left alone */
     coil_reactor_stats stats;
     char *rbuf; /* poll backend receive buffer */
     /* Other threads (reactor.c, resolver.c). xthread: the queue of

@@ -627,7 +627,9 @@ int coil_reactor_run(coil_reactor *r)
     if (r->running)
         return -EBUSY;
     r->running = true;
-    r->stop_requested = false;
+    /* A stop requested before run() (say, from a listen errback that fired
+     * at once) is kept: run() starts up, then shuts down at once. Clearing
+     * it would make "print the error and stop" hang forever. */
     if (!(r->opts.flags & COIL_REACTOR_NO_SIGNALS))
         coil__signals_install(r);
     if (!r->started) {

@@ -87,6 +87,8 @@ int coil__signals_install(coil_reactor *r)
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    struct sigaction cur;
+    r->sigint_ignored = sigaction(SIGINT, NULL, &cur) == 0 && cur.sa_handler == SIG_IGN;
     if (!r->sigwatch) {
         coil__watch *w = calloc(1, sizeof(*w));
         if (!w)
@@ -108,9 +110,12 @@ int coil__signals_install(coil_reactor *r)
         struct sigaction sa = {0};
         sa.sa_handler = selfpipe_handler;
         sigemptyset(&sa.sa_mask);
-        sigaction(SIGINT, &sa, &saved_int);
+        if (!r->sigint_ignored)
+            sigaction(SIGINT, &sa, &saved_int);
         sigaction(SIGTERM, &sa, &saved_term);
     } else {
+        if (r->sigint_ignored)
+            sigdelset(&set, SIGINT);
         pthread_sigmask(SIG_BLOCK, &set, &r->saved_mask);
     }
     return 0;
@@ -121,7 +126,8 @@ void coil__signals_remove(coil_reactor *r)
     if (!r->sigwatch || !r->running)
         return;
     if (r->sig_pipe[1] >= 0) {
-        sigaction(SIGINT, &saved_int, NULL);
+        if (!r->sigint_ignored)
+            sigaction(SIGINT, &saved_int, NULL);
         sigaction(SIGTERM, &saved_term, NULL);
         selfpipe_write_fd = -1;
     } else {

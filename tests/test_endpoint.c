@@ -107,6 +107,64 @@ static void tcp_listen_connect_and_stop(void **state)
     t_teardown(r);
 }
 
+/* The natural "print the error and stop" errback of a listen that fails
+ * before the reactor runs: the stop is kept, so run() returns at once
+ * instead of waiting forever. */
+typedef struct stop_on_error {
+    coil_reactor *r;
+    int errbacks;
+    bool watchdog_fired;
+} stop_on_error;
+
+static coil_result print_and_stop(coil_result res, void *arg)
+{
+    stop_on_error *s = arg;
+    s->errbacks++;
+    coil_result_release(res); /* "printed" */
+    coil_reactor_stop(s->r);
+    return coil_result_none(); /* handled */
+}
+
+static void stop_watchdog(void *arg)
+{
+    stop_on_error *s = arg;
+    s->watchdog_fired = true;
+    coil_reactor_stop(s->r);
+}
+
+static void listen_errback_stops_before_run(void **state)
+{
+    coil_reactor *r = t_reactor();
+    t_factory srv;
+    t_factory_init(&srv);
+    coil_port *busy = listen_on(r, "tcp:0:interface=127.0.0.1", &srv.base);
+    char desc[64];
+    snprintf(desc, sizeof(desc), "tcp:%u:interface=127.0.0.1", port_of(busy));
+    coil_server_endpoint *ep = server(r, desc);
+    stop_on_error s = {.r = r};
+    t_factory second;
+    t_factory_init(&second);
+    coil_deferred *d = coil_server_endpoint_listen(ep, &second.base);
+    assert_non_null(d);
+    assert_int_equal(coil_deferred_add_errback(d, print_and_stop, &s), 0);
+    coil_deferred_unref(d);
+    coil_server_endpoint_free(ep);
+    assert_int_equal(s.errbacks, 1); /* fired before run() */
+
+    coil_delayed_call *dog = coil_reactor_call_later(r, 30, stop_watchdog, &s);
+    assert_int_equal(coil_reactor_run(r), 0);
+    assert_false(s.watchdog_fired);
+    coil_delayed_call_cancel(dog);
+    assert_int_equal(srv.stopped, 1); /* the reactor shut down: the busy port closed */
+
+    /* The kept request was used up: the next run waits for its own stop. */
+    s.watchdog_fired = false;
+    coil_reactor_call_later(r, 0.05, stop_watchdog, &s);
+    assert_int_equal(coil_reactor_run(r), 0);
+    assert_true(s.watchdog_fired);
+    t_teardown(r);
+}
+
 static void bare_port_is_tcp(void **state)
 {
     coil_reactor *r = t_reactor();
@@ -562,6 +620,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(tcp_listen_connect_and_stop),
         cmocka_unit_test(bare_port_is_tcp),
+        cmocka_unit_test(listen_errback_stops_before_run),
         cmocka_unit_test(tcp6_listen_connect),
         cmocka_unit_test(address_in_use_names_the_address),
         cmocka_unit_test(connect_refused_errbacks),

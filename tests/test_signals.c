@@ -436,6 +436,95 @@ static void stop_from_call_soon_is_prompt(void **state)
     t_teardown(r);
 }
 
+/* A SIGINT the parent set to ignored (background jobs, nohup) stays
+ * ignored while the reactor runs, and afterwards; SIGTERM still stops it. */
+typedef struct ignored_int {
+    coil_reactor *r;
+    int step;
+    bool sigint_pending;
+} ignored_int;
+
+static void send_term(void *arg)
+{
+    ignored_int *g = arg;
+    g->step = 2;
+    kill(getpid(), SIGTERM);
+}
+
+static void send_int_then_term(void *arg)
+{
+    ignored_int *g = arg;
+    g->step = 1;
+    kill(getpid(), SIGINT); /* discarded at once: SIGINT is ignored and not blocked */
+    sigset_t pending;
+    sigpending(&pending);
+    g->sigint_pending = sigismember(&pending, SIGINT);
+    /* Had SIGINT reached the reactor, its descriptor would already be
+     * readable and the loop would stop before this timer runs. */
+    coil_reactor_call_later(g->r, 0.05, send_term, g);
+}
+
+static void ignored_sigint_stays_ignored(void **state)
+{
+    t_log_capture();
+    struct sigaction ign = {0}, old;
+    ign.sa_handler = SIG_IGN;
+    sigemptyset(&ign.sa_mask);
+    sigaction(SIGINT, &ign, &old);
+    coil_reactor *r = sig_reactor();
+    sigstate before;
+    sigstate_get(&before);
+    ignored_int g = {.r = r};
+    coil_reactor_call_later(r, 0.01, send_int_then_term, &g);
+    watchdog dog;
+    watchdog_arm(&dog, r, 15);
+    assert_int_equal(coil_reactor_run(r), 0);
+    watchdog_disarm(&dog);
+    assert_int_equal(g.step, 2);
+    assert_false(g.sigint_pending);
+    assert_int_equal(t_log_count("Received SIGINT, shutting down."), 0);
+    assert_int_equal(t_log_count("Received SIGTERM, shutting down."), 1);
+    sigstate_assert_same(&before);
+    struct sigaction now;
+    sigaction(SIGINT, NULL, &now);
+    assert_ptr_equal(now.sa_handler, SIG_IGN);
+    sigaction(SIGINT, &old, NULL);
+    t_teardown(r);
+}
+
+/* A stop asked for before run() is kept: run() starts up (startup triggers
+ * fire) and shuts down at once. It is used up by that run. */
+static void count_startup(void *arg)
+{
+    (*(int *)arg)++;
+}
+
+static void stop_before_run_is_kept(void **state)
+{
+    coil_reactor *r = sig_reactor();
+    int started = 0;
+    assert_true(coil_reactor_add_trigger(r, COIL_PHASE_DURING, COIL_EVENT_STARTUP, count_startup,
+                                         &started) > 0);
+    t_factory f;
+    t_factory_init(&f);
+    uint16_t port;
+    t_listen_tcp(r, &f.base, &port);
+    coil_reactor_stop(r);
+    watchdog dog;
+    watchdog_arm(&dog, r, 15);
+    assert_int_equal(coil_reactor_run(r), 0);
+    watchdog_disarm(&dog);
+    assert_int_equal(started, 1);
+    assert_int_equal(f.stopped, 1);
+
+    /* Used up: this run lasts until its own stop. */
+    coil_reactor_call_later(r, 0.05, stop_reactor, r);
+    watchdog_arm(&dog, r, 15);
+    assert_int_equal(coil_reactor_run(r), 0);
+    watchdog_disarm(&dog);
+    t_teardown(r);
+}
+
 /* ---- system event triggers -------------------------------------------------- */
 
 typedef struct tlog {
@@ -607,6 +696,8 @@ int main(void)
         BOTH_MODES(mask_restored_when_pre_blocked),
         BOTH_MODES(stop_from_call_soon_is_prompt),
         BOTH_MODES(shutdown_triggers_in_order),
+        BOTH_MODES(ignored_sigint_stays_ignored),
+        BOTH_MODES(stop_before_run_is_kept),
         cmocka_unit_test_setup_teardown(startup_triggers_fire_once_in_order, use_signalfd,
                                         reset_env),
     };

@@ -92,7 +92,10 @@ struct coil_client_endpoint {
  */
 
 /* Listen; see the top of this file. Returns a new Deferred (the caller
- * unrefs it), or NULL only when out of memory. */
+ * unrefs it), or NULL only when out of memory. The Deferred may fire before
+ * coil_reactor_run() is called (a port in use errbacks at once); a
+ * coil_reactor_stop() from that errback is kept, so run() returns at once
+ * instead of waiting forever. */
 COIL_API coil_deferred *coil_server_endpoint_listen(coil_server_endpoint *ep,
                                                     coil_factory *factory);
 /* Release an endpoint. NULL is allowed. Ports it started keep running. */

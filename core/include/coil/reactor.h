@@ -16,7 +16,9 @@
  * the calling thread and reads them from a signalfd. A program with other
  * threads must block both signals in those threads too (create them with
  * the signals blocked), or the kernel may deliver SIGTERM to a thread that
- * has the default action, which ends the process.
+ * has the default action, which ends the process. A SIGINT that is ignored
+ * when run() starts (background jobs, nohup) stays ignored, as in Twisted:
+ * only SIGTERM stops such a process.
  */
 #ifndef COIL_REACTOR_H
 #define COIL_REACTOR_H
@@ -85,7 +87,12 @@ COIL_API const char *coil_reactor_backend_name(const coil_reactor *r);
  * a fatal backend failure. A stopped reactor may be run again. */
 COIL_API int coil_reactor_run(coil_reactor *r);
 
-/* Ask the reactor to stop (idempotent). Safe from any callback. */
+/* Ask the reactor to stop (idempotent). Safe from any callback. A stop
+ * asked for while the reactor is not running is kept for the next
+ * coil_reactor_run(), which then fires its startup triggers and shuts down
+ * at once. (Twisted raises ReactorNotRunning instead; coil keeps the request
+ * because Deferreds such as a listen's may fire before run(), and "print the
+ * error and stop" from their errback must not leave run() waiting forever.) */
 COIL_API void coil_reactor_stop(coil_reactor *r);
 
 /* Run one loop turn, waiting at most `timeout` seconds (0: do not block;
