@@ -64,6 +64,12 @@ void coil_log_set_handler(coil_log_fn fn, void *arg)
     log_arg = fn ? arg : NULL;
 }
 
+void coil_log_get_handler(coil_log_fn *fn, void **arg)
+{
+    *fn = log_fn;
+    *arg = log_arg;
+}
+
 void coil_log_set_level(coil_log_level level)
 {
     log_level = level;

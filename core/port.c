@@ -128,8 +128,13 @@ int coil_listen_unix(coil_reactor *r, const char *path, const coil_listen_option
             return -ENOMEM;
         int got = acquire_lock(lock);
         if (got < 0) {
-            coil_log(COIL_LOG_WARN, SYS_TCP, "Couldn't listen on %s: Cannot acquire lock.",
-                     where);
+            /* Only a lock held by a live process is "Cannot acquire lock.";
+             * any other error (a missing directory, EACCES) is the reason. */
+            if (got == -EADDRINUSE)
+                coil_log(COIL_LOG_WARN, SYS_TCP, "Couldn't listen on %s: Cannot acquire lock.",
+                         where);
+            else
+                log_cannot_listen(where, got);
             free(lock);
             return got;
         }
@@ -272,17 +277,28 @@ void coil_port_stop_listening(coil_port *p, void (*done)(void *arg), void *arg)
     p->h.r->be->port_close(p);
 }
 
+/* Twisted's "(TCP Port 8000 Closed)" / "(UNIX Port /run/x.sock Closed)". */
+static void log_closed(const coil_port *p)
+{
+    int family = coil_address_family(&p->addr);
+    if (family == AF_INET || family == AF_INET6) {
+        coil_log(COIL_LOG_INFO, SYS_TCP, "(TCP Port %u Closed)", coil_address_port(&p->addr));
+        return;
+    }
+    char where[COIL_ADDRESS_STRLEN];
+    coil_address_format(&p->addr, where, sizeof(where));
+    coil_log(COIL_LOG_INFO, SYS_TCP, "(UNIX Port %s Closed)",
+             strncmp(where, "unix:", 5) == 0 ? where + 5 : where);
+}
+
 void coil__port_endgame(coil_port *p)
 {
     if (p->unix_path)
         unlink(p->unix_path);
     if (p->lock_path)
         unlink(p->lock_path);
-    if (p->accepting) {
-        char where[COIL_ADDRESS_STRLEN];
-        coil_address_format(&p->addr, where, sizeof(where));
-        coil_log(COIL_LOG_INFO, SYS_TCP, "(Port %s Closed)", where);
-    }
+    if (p->accepting)
+        log_closed(p);
     if (p->factory && p->accepting)
         coil_factory_do_stop(p->factory);
     if (p->done)

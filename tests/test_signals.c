@@ -306,7 +306,7 @@ static void signal_stops_cleanly(int sig, bool from_thread)
         fail_msg("expected one \"%s\" log line (mode %s)", msg,
                  selfpipe_mode() ? "selfpipe" : "signalfd");
     char closed[64];
-    snprintf(closed, sizeof(closed), "(Port 127.0.0.1:%u Closed)", w.portno);
+    snprintf(closed, sizeof(closed), "(TCP Port %u Closed)", w.portno);
     assert_int_equal(t_log_count(closed), 1);
     sigstate_assert_same(&before);
     world_check_shut_down(&w);

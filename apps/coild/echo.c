@@ -51,14 +51,15 @@ static void echo_usage(FILE *out)
                  "  --port PORT   where to listen, a server endpoint description (default\n"
                  "                8000: TCP, all interfaces): tcp:8000:interface=127.0.0.1,\n"
                  "                unix:/run/echo.sock:mode=600, haproxy:tcp:9000,\n"
-                 "                systemd:domain=INET:index=0 (see docs/ENDPOINTS.md)\n");
+                 "                systemd:domain=INET:index=0 (see docs/ENDPOINTS.md);\n"
+                 "                repeat --port to listen on several\n");
 }
 
 static int echo_start(coil_reactor *r, int argc, char **argv)
 {
-    const char *port = "8000";
+    coild_ports ports = {0};
     for (int i = 1; i < argc; i++) {
-        int m = coild_opt(argc, argv, &i, "port", &port);
+        int m = coild_opt_port(argc, argv, &i, &ports);
         if (m < 0)
             return -EINVAL;
         if (m == 0) {
@@ -67,7 +68,7 @@ static int echo_start(coil_reactor *r, int argc, char **argv)
             return -EINVAL;
         }
     }
-    return coild_listen(r, port, &echo_factory);
+    return coild_listen_all(r, &ports, "8000", &echo_factory);
 }
 
 const coild_plugin coild_echo_plugin = {

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * --port: any server endpoint description (as twistd's strports), run as a
- * StreamServerEndpointService under the reactor, so shutdown stops the port
- * (and waits for it to close) before connections are closed.
+ * StreamServerEndpointService, a child of the application, so shutdown
+ * stops the port (and waits for it to close) before connections are
+ * closed. The port is bound at once (before privileges are dropped: the
+ * privileged start); every --port adds one listener.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -19,8 +21,14 @@ typedef struct listener {
 } listener;
 
 /* Listeners live until coild exits. */
-static listener *listeners[16];
+static listener *listeners[64];
 static size_t nlisteners;
+static coil_application *application;
+
+void coild_listen_set_application(coil_application *app)
+{
+    application = app;
+}
 
 void coild_listen_cleanup(void)
 {
@@ -117,10 +125,29 @@ int coild_listen(coil_reactor *r, const char *desc, coil_factory *f)
     coil_endpoint_service_init(&l->service, l->endpoint, f);
     l->service.on_listening = announce;
     listeners[nlisteners++] = l; /* freed by coild_listen_cleanup() */
-    rc = coil_service_run_under(&l->service.service, r);
+    if (application) {
+        rc = coil_service_start(&l->service.service);
+        if (rc == 0 || l->service.service.running)
+            coil_service_add(&application->service, &l->service.service); /* -ENOMEM aside */
+    } else {
+        rc = coil_service_run_under(&l->service.service, r);
+    }
     if (rc < 0)
         fprintf(stderr, "coild: %s\n",
                 l->service.failure ? coil_failure_message(l->service.failure)
                                    : coil_strerror(rc));
     return rc == -EINVAL ? -EIO : rc; /* not a usage error: exit 1 */
+}
+
+int coild_listen_all(coil_reactor *r, const coild_ports *ports, const char *fallback,
+                     coil_factory *f)
+{
+    if (ports->n == 0)
+        return coild_listen(r, fallback, f);
+    for (size_t i = 0; i < ports->n; i++) {
+        int rc = coild_listen(r, ports->desc[i], f);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
 }

@@ -35,10 +35,23 @@ int coild_listen(coil_reactor *r, const char *desc, coil_factory *f);
 /* Free what coild_listen() made (after the reactor is gone). */
 void coild_listen_cleanup(void);
 
-/* Set by coild_log_setup() for --log-format=json. */
-extern bool coild_json_output;
+/* The application coild_listen() adds its listeners to (set by the runner
+ * before a plugin starts; without one they run under the reactor alone). */
+void coild_listen_set_application(coil_application *app);
 
-/* Log output for the runner: Twisted-style text or JSON lines on stdout. */
-int coild_log_setup(const char *format, const char *level);
+/* Plugins' --port: every occurrence adds a listener (as twistd's repeated
+ * strports options). coild_ports_add() is called by coild_opt_port(). */
+#define COILD_MAX_PORTS 32
+typedef struct coild_ports {
+    const char *desc[COILD_MAX_PORTS];
+    size_t n;
+} coild_ports;
+/* Listen on every description in `ports`, or on `fallback` if none was
+ * given. 0 or the first error (as coild_listen). */
+int coild_listen_all(coil_reactor *r, const coild_ports *ports, const char *fallback,
+                     coil_factory *f);
+
+/* Set for --log-format=json (no plain "coild: listening on" lines then). */
+extern bool coild_json_output;
 
 #endif

@@ -53,9 +53,9 @@ static void qotd_usage(FILE *out)
 
 static int qotd_start(coil_reactor *r, int argc, char **argv)
 {
-    const char *port = "8017";
+    coild_ports ports = {0};
     for (int i = 1; i < argc; i++) {
-        int m = coild_opt(argc, argv, &i, "port", &port);
+        int m = coild_opt_port(argc, argv, &i, &ports);
         if (m == 0)
             m = coild_opt(argc, argv, &i, "quote", &quote);
         if (m < 0)
@@ -66,7 +66,7 @@ static int qotd_start(coil_reactor *r, int argc, char **argv)
             return -EINVAL;
         }
     }
-    return coild_listen(r, port, &qotd_factory);
+    return coild_listen_all(r, &ports, "8017", &qotd_factory);
 }
 
 const coild_plugin coild_qotd_plugin = {

@@ -13,7 +13,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 # for "coild: listening on TEXT". Sets COILD_PID and COILD_LOG.
 run_coild() {
     COILD_LOG="$WORK/$1.log"
-    spawn "$COILD_LOG" "$COILD" --reactor="$BACKEND" echo --port "$2"
+    spawn "$COILD_LOG" "$COILD" -n --reactor="$BACKEND" echo --port "$2"
     COILD_PID=$SPAWNED_PID
     if ! wait_for_line "$COILD_LOG" "coild: listening on $3" "$COILD_PID"; then
         if grep -q "cannot start the reactor" "$COILD_LOG" && [ "$BACKEND" = uring ]; then
@@ -46,7 +46,7 @@ if command -v socat >/dev/null; then
 fi
 # A second coild on the same path is refused by the lock: exit 1, reason given.
 rc=0
-timeout 20 "$COILD" --reactor="$BACKEND" echo --port "unix:$SOCK" >"$WORK/unix2.log" 2>&1 || rc=$?
+timeout 20 "$COILD" -n --reactor="$BACKEND" echo --port "unix:$SOCK" >"$WORK/unix2.log" 2>&1 || rc=$?
 [ $rc -eq 1 ] || die "second coild on $SOCK: exit $rc, want 1: $(cat "$WORK/unix2.log")"
 grep -qF "Couldn't listen on unix:$SOCK" "$WORK/unix2.log" ||
     die "second coild: no reason: $(cat "$WORK/unix2.log")"

@@ -15,7 +15,7 @@ expect() {
     local want=$1 name=$2 text=$3
     shift 4
     local rc=0
-    timeout 20 "$COILD" "$@" >"$WORK/$name.log" 2>&1 </dev/null || rc=$?
+    timeout 20 "$COILD" -n "$@" >"$WORK/$name.log" 2>&1 </dev/null || rc=$?
     [ $rc -eq "$want" ] || die "coild $*: exit $rc, want $want: $(cat "$WORK/$name.log")"
     if [ -n "$text" ]; then
         grep -qF -- "$text" "$WORK/$name.log" || die "coild $*: no '$text' in: $(cat "$WORK/$name.log")"
@@ -35,7 +35,7 @@ HOLDER=$SPAWNED_PID
 wait_for_line "$WORK/holder.log" holding "$HOLDER" 10 || die "port holder did not start"
 PORT=$(sed -n 's/^holding \([0-9]*\)$/\1/p' "$WORK/holder.log")
 rc=0
-timeout 20 "$COILD" "$R" echo --port "tcp:$PORT:interface=127.0.0.1" >"$WORK/inuse.log" 2>&1 || rc=$?
+timeout 20 "$COILD" -n "$R" echo --port "tcp:$PORT:interface=127.0.0.1" >"$WORK/inuse.log" 2>&1 || rc=$?
 if [ $rc -eq 1 ] && grep -q "cannot start the reactor" "$WORK/inuse.log" && [ "$BACKEND" = uring ]; then
     skip "io_uring unavailable here"
 fi

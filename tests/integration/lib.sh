@@ -126,7 +126,7 @@ start_coild() {
     for _attempt in 1 2 3 4 5; do
         COILD_PORT=$(free_port)
         COILD_LOG="$WORK/$name.log"
-        spawn "$COILD_LOG" "$COILD" --reactor="$BACKEND" --log-level=info "$@" \
+        spawn "$COILD_LOG" "$COILD" -n --reactor="$BACKEND" --log-level=info "$@" \
             --port "tcp:$COILD_PORT:interface=127.0.0.1"
         COILD_PID=$SPAWNED_PID
         if wait_for_line "$COILD_LOG" "coild: listening on 127.0.0.1:$COILD_PORT" "$COILD_PID"; then
@@ -149,7 +149,7 @@ stop_coild() {
     wait_exit "$COILD_PID" 15 || die "coild did not exit within 15 s of SIGTERM"
     [ "$EXIT_STATUS" -eq 0 ] || die "coild exited with $EXIT_STATUS after SIGTERM"
     grep -qF "Received SIGTERM, shutting down." "$COILD_LOG" || die "no 'Received SIGTERM' line"
-    grep -qF "(Port 127.0.0.1:$COILD_PORT Closed)" "$COILD_LOG" || die "no 'Port Closed' line"
+    grep -qF "(TCP Port $COILD_PORT Closed)" "$COILD_LOG" || die "no 'Port Closed' line"
     grep -qF "Server Shut Down." "$COILD_LOG" || die "no 'Server Shut Down.' line"
 }
 

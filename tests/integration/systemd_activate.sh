@@ -30,7 +30,7 @@ activate() {
         SA_ADDR=$addr
         [ "$addr" != PORT ] || SA_ADDR="127.0.0.1:$(free_port)"
         spawn "$SA_LOG" "$SSA" -l "$SA_ADDR" "$@" \
-            "$COILD" --reactor="$BACKEND" --log-level=info echo --port "$desc"
+            "$COILD" -n --reactor="$BACKEND" --log-level=info echo --port "$desc"
         SA_PID=$SPAWNED_PID
         if wait_for_line "$SA_LOG" "Listening on $SA_ADDR as 3." "$SA_PID"; then
             return 0
@@ -150,7 +150,7 @@ log "family mismatch: ok"
 # 6. Not socket-activated at all.
 rc=0
 env -u LISTEN_PID -u LISTEN_FDS -u LISTEN_FDNAMES \
-    timeout 20 "$COILD" --reactor="$BACKEND" echo --port "systemd:domain=INET:index=0" \
+    timeout 20 "$COILD" -n --reactor="$BACKEND" echo --port "systemd:domain=INET:index=0" \
     >"$WORK/none.log" 2>&1 || rc=$?
 if [ "$BACKEND" = uring ] && grep -q "cannot start the reactor" "$WORK/none.log"; then
     skip "io_uring unavailable here"

@@ -21,5 +21,7 @@
 #include "service.h"
 #include "transport.h"
 #include "version.h"
+#include "application.h"
+#include "logfile.h"
 
 #endif

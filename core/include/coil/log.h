@@ -28,6 +28,8 @@ typedef void (*coil_log_fn)(void *arg, coil_log_level level, const char *system,
 
 /* Install a handler (NULL restores the default) and its argument. */
 COIL_API void coil_log_set_handler(coil_log_fn fn, void *arg);
+/* The current handler and its argument (to chain to it or restore it). */
+COIL_API void coil_log_get_handler(coil_log_fn *fn, void **arg);
 /* Messages below `level` are dropped before formatting. Default: COIL_LOG_WARN. */
 COIL_API void coil_log_set_level(coil_log_level level);
 COIL_API coil_log_level coil_log_get_level(void);
