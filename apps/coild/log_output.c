@@ -62,9 +62,8 @@ int coild_log_start(const coild_config *c)
     if (c->logger) {
         coil_log_fn fn;
         void *arg;
-        int rc = coild_load_logger(c->logger, &fn, &arg);
-        if (rc < 0)
-            return rc;
+        if (coild_load_logger(c->logger, &fn, &arg) < 0)
+            return -EIO; /* not a usage error: exit 1 */
         coil_log_set_handler(fn, arg);
         from_logger = true;
     } else if (c->syslog) {
