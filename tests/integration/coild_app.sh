@@ -5,12 +5,12 @@
 # modules built next to coild; then broken modules: a missing entry point,
 # a file that is not a shared object, a missing file, an entry point that
 # fails: each exits non-zero with a clear message.
-# Usage: coild_app.sh COILD COIL_CLIENT BROKEN_APP_SO
+# Usage: coild_app.sh COILD COIL_CLIENT TEST_MODULE_DIR
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib.sh
 . "$HERE/lib.sh"
-BROKEN=${3:?the broken application module}
+BROKEN=${3:?the directory of the test modules}/broken_app.so
 MODS=$(dirname "$COILD")
 R=--reactor=$BACKEND
 
