@@ -82,8 +82,8 @@ server_bin() {
 # Fills the array `cmd` with the command line of server $1 on port $2.
 server_cmd() {
     case $1 in
-    coild-uring) cmd=(env COIL_REACTOR=uring "$coild" echo --port "tcp:$2:interface=127.0.0.1") ;;
-    coild-poll) cmd=(env COIL_REACTOR=poll "$coild" echo --port "tcp:$2:interface=127.0.0.1") ;;
+    coild-uring) cmd=(env COIL_REACTOR=uring "$coild" -n echo --port "tcp:$2:interface=127.0.0.1") ;;
+    coild-poll) cmd=(env COIL_REACTOR=poll "$coild" -n echo --port "tcp:$2:interface=127.0.0.1") ;;
     *) cmd=("$(server_bin "$1")" --port "$2" --host 127.0.0.1) ;;
     esac
 }

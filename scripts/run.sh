@@ -10,4 +10,4 @@ scripts/build.sh release >/dev/null
 port=${PORT:-8000}
 echo "coil: starting 'coild echo' on 127.0.0.1:$port"
 echo "coil: try it with:  socat - TCP:127.0.0.1:$port   (or: nc 127.0.0.1 $port)"
-exec build/release/apps/coild echo --port "tcp:$port:interface=127.0.0.1" "$@"
+exec build/release/apps/coild -n echo --port "tcp:$port:interface=127.0.0.1" "$@"

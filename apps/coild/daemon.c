@@ -61,6 +61,10 @@ int coild_daemonize(void)
         close(errp[1]);
         return -e;
     }
+    /* Sockets passed by systemd (or systemd-socket-activate) are meant for
+     * this process; the daemon inherits them, so it takes LISTEN_PID over. */
+    const char *lp = getenv("LISTEN_PID");
+    bool activated = lp && strtol(lp, NULL, 10) == (long)getpid();
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0) {
@@ -85,6 +89,11 @@ int coild_daemonize(void)
         _exit(1);
     if (pid > 0)
         _exit(0);
+    if (activated) {
+        char buf[24];
+        snprintf(buf, sizeof(buf), "%ld", (long)getpid());
+        setenv("LISTEN_PID", buf, 1);
+    }
     /* The daemon: stdin from /dev/null, stderr into the start-up pipe,
      * stdout to /dev/null (the log goes to the log file). */
     int null = open("/dev/null", O_RDWR | O_CLOEXEC);
