@@ -96,7 +96,8 @@ int coild_load_plugin(const char *path, const coil_plugin_descriptor **out);
 int coild_load_logger(const char *path, coil_log_fn *fn, void **arg);
 
 /* ---- signal_thread.c ---- */
-/* Block SIGHUP and SIGUSR1 in this thread (and every thread made later). */
+/* Block SIGHUP, SIGUSR1, SIGINT and SIGTERM in this thread (and every
+ * thread made later); the reactor reads SIGINT/SIGTERM from its signalfd. */
 void coild_signals_block(void);
 /* A thread waits for them and asks the reactor to reopen (HUP) or rotate
  * (USR1) the log file. */

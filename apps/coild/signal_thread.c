@@ -28,7 +28,16 @@ static sigset_t handled(void)
 
 void coild_signals_block(void)
 {
+    /* SIGINT/SIGTERM too: one that arrives after the ports are bound but
+     * before the reactor runs stays pending for the reactor's signalfd
+     * (a clean stop) instead of killing coild with the default action. */
     sigset_t set = handled();
+    struct sigaction cur;
+    /* An ignored SIGINT (a background job) stays ignored, as the reactor
+     * leaves it: blocked, it would be kept pending instead of dropped. */
+    if (sigaction(SIGINT, NULL, &cur) == 0 && cur.sa_handler != SIG_IGN)
+        sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
 }
 
