@@ -3,11 +3,15 @@
  * An application for `coild -y` (the C counterpart of Twisted's echo.tac):
  *
  *   coild -n -y ./echo_app.so [--port DESC]... [--name NAME] [--daily-log FILE]
+ *                             [--uid N] [--gid N]
  *
  * It builds an echo service for every --port (default tcp:8000) onto the
  * application coild gives it. With --daily-log it sets its own log observer
  * (as `application.setComponent(ILogObserver, textFileLogObserver(
- * DailyLogFile(...)))`). Build: a shared object, not linked with libcoil.
+ * DailyLogFile(...)))`); --uid/--gid set the application's uid/gid
+ * (Twisted's Application(name, uid, gid)), which coild switches to after
+ * binding the ports unless -u/-g say otherwise. Build: a shared object, not
+ * linked with libcoil.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -98,9 +102,13 @@ COIL_MODULE_EXPORT int coil_application_main(coil_reactor *r, coil_application *
             app->service.name = argv[++i];
         } else if (i + 1 < argc && strcmp(a, "--daily-log") == 0) {
             daily_log = argv[++i];
+        } else if (i + 1 < argc && strcmp(a, "--uid") == 0) {
+            app->uid = strtol(argv[++i], NULL, 10);
+        } else if (i + 1 < argc && strcmp(a, "--gid") == 0) {
+            app->gid = strtol(argv[++i], NULL, 10);
         } else {
             fprintf(stderr, "echo_app: unknown argument '%s' (--port DESC, --name NAME, "
-                            "--daily-log FILE)\n",
+                            "--daily-log FILE, --uid N, --gid N)\n",
                     a);
             return -EINVAL;
         }

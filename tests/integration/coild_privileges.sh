@@ -72,6 +72,7 @@ expect 2 badtimeout "invalid --shutdown-timeout 'soon'" -n --shutdown-timeout so
 expect 2 badlength "invalid --logfile-rotate-length 'big'" -n --logfile-rotate-length big echo
 expect 2 stdoutdaemon "Daemons cannot log to stdout, exiting!" -l - echo
 expect 2 badshort "unknown option '-Z'" -Z echo
+expect 1 badlog "cannot open log file $WORK/nowhere/x.log" -n -l "$WORK/nowhere/x.log" echo
 expect 1 badrundir "cannot change to --rundir $WORK/nowhere" -n --rundir "$WORK/nowhere" echo \
     --port "tcp:0:interface=127.0.0.1"
 log "bad option values: exit 2 (1 for a missing --rundir)"
@@ -124,6 +125,19 @@ echo_ok "$PORT" || die "no echo on privileged port $PORT after the drop"
 stop_fg drop
 grep -qF "(TCP Port $PORT Closed)" "$WORK/drop.log" || die "drop: port not closed cleanly"
 log "-u nobody: port $PORT bound as root, then uid/gid $NOBODY_UID/$NOBODY_GID"
+
+# The application's own uid (Twisted's Application(name, uid, gid)); the
+# gid defaults to that user's primary group.
+PORT=$(low_port)
+fg appuid "$PORT" -y "$(dirname "$COILD")/echo_app.so" --uid "$NOBODY_UID" \
+    --port "tcp:$PORT:interface=127.0.0.1"
+grep -qE "^Uid:[[:space:]]+$NOBODY_UID[[:space:]]+$NOBODY_UID[[:space:]]" "/proc/$FPID/status" ||
+    die "application uid not honoured: $(grep -E '^(Uid|Gid)' "/proc/$FPID/status")"
+grep -qE "^Gid:[[:space:]]+$NOBODY_GID[[:space:]]+$NOBODY_GID[[:space:]]" "/proc/$FPID/status" ||
+    die "application: gid is not the user's primary group"
+echo_ok "$PORT" || die "application uid: no echo on $PORT"
+stop_fg appuid
+log "-y: the application's uid is honoured after binding port $PORT"
 
 # Daemonized with a group given by name; the pid file (in a sticky
 # directory, as /run or /tmp) is still removed by the unprivileged daemon.
