@@ -105,4 +105,36 @@ done
 grep -qF "a line from yesterday" "$LOG" && die "daily: yesterday's line still in today's file"
 kill -TERM "$CPID"
 wait_exit "$CPID" 15 || die "daily: no exit"
+log "daily rotation: yesterday's file is $LOG.$YDAY"
+
+# ---- syslog ------------------------------------------------------------------------
+if [ "$(id -u)" -eq 0 ] && command -v unshare >/dev/null &&
+    unshare --mount --propagation private true 2>/dev/null; then
+    mkdir "$WORK/dev"
+    spawn "$WORK/syslogd.log" "$PY" -u -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+print("ready", flush=True)
+while True:
+    print(s.recv(4096).decode(errors="replace"), flush=True)' "$WORK/dev/log"
+    wait_for_line "$WORK/syslogd.log" ready "$SPAWNED_PID" 10 || die "syslog listener did not start"
+    PORT=$(free_port)
+    # /dev of the namespace: the listener's socket only (coild -n needs no more).
+    spawn "$WORK/sys.log" unshare --mount --propagation private bash -c \
+        'mount --bind "$1" /dev && shift && exec "$@"' _ "$WORK/dev" \
+        "$COILD" -n "$R" --syslog --prefix coiltest echo --port "tcp:$PORT:interface=127.0.0.1"
+    CPID=$SPAWNED_PID
+    wait_for_line "$WORK/syslogd.log" "[coil.tcp] listening on 127.0.0.1:$PORT" "$CPID" ||
+        die "--syslog: no record: $(cat "$WORK/syslogd.log" "$WORK/sys.log")"
+    kill -TERM "$CPID"
+    wait_exit "$CPID" 15 || die "--syslog: no exit"
+    [ "$EXIT_STATUS" -eq 0 ] || die "--syslog: exit $EXIT_STATUS: $(cat "$WORK/sys.log")"
+    wait_for_line "$WORK/syslogd.log" "[coild] Server Shut Down." "$SPAWNED_PID" 5 ||
+        die "--syslog: no final record"
+    grep -q "coiltest\[$CPID\]: \[coil.tcp\] listening" "$WORK/syslogd.log" ||
+        die "--syslog: ident or pid missing: $(cat "$WORK/syslogd.log")"
+    log "--syslog --prefix coiltest: records reach /dev/log"
+else
+    log "no private mount namespace here: --syslog leg skipped"
+fi
 log "ok ($BACKEND)"
