@@ -20,6 +20,7 @@
 #include "runner.h"
 
 static int status_fd = -1;
+static int null_fd = -1; /* opened before any chroot */
 
 static void wait_for_daemon(int err_rd, int status_rd)
 {
@@ -96,11 +97,10 @@ int coild_daemonize(void)
     }
     /* The daemon: stdin from /dev/null, stderr into the start-up pipe,
      * stdout to /dev/null (the log goes to the log file). */
-    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-    if (null >= 0) {
-        dup2(null, STDIN_FILENO);
-        dup2(null, STDOUT_FILENO);
-        close(null);
+    null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null_fd >= 0) {
+        dup2(null_fd, STDIN_FILENO);
+        dup2(null_fd, STDOUT_FILENO);
     }
     dup2(errp[1], STDERR_FILENO);
     close(errp[1]);
@@ -113,10 +113,12 @@ static void report(int status)
     if (status_fd < 0)
         return;
     fflush(stderr);
-    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-    if (null >= 0) {
-        dup2(null, STDERR_FILENO); /* the parent sees EOF on the error pipe */
-        close(null);
+    if (null_fd >= 0) {
+        dup2(null_fd, STDERR_FILENO); /* the parent sees EOF on the error pipe */
+        close(null_fd);
+        null_fd = -1;
+    } else {
+        close(STDERR_FILENO);
     }
     unsigned char st = (unsigned char)status;
     ssize_t n;

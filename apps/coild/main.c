@@ -110,12 +110,13 @@ static int serve(const coild_config *c, command *cmd, const char *pidfile, long 
     coild_signals_block();
     if (pidfile && coild_pidfile_write(pidfile) < 0)
         return 1;
+    int status = 1;
     if (c->chroot_dir && coild_chroot(c->chroot_dir) < 0)
-        return 1;
+        goto early;
     const char *rundir = c->rundir ? c->rundir : c->nodaemon ? NULL : "/";
     if (rundir && chdir(rundir) < 0) {
         fprintf(stderr, "coild: cannot change to --rundir %s: %s\n", rundir, strerror(errno));
-        return 1;
+        goto early;
     }
     coil_reactor_options opts;
     coil_reactor_options_init(&opts);
@@ -125,7 +126,7 @@ static int serve(const coild_config *c, command *cmd, const char *pidfile, long 
     int rc = coil_reactor_new(&r, &opts);
     if (rc < 0) {
         fprintf(stderr, "coild: cannot start the reactor: %s\n", coil_strerror(rc));
-        return 1;
+        goto early;
     }
     coil_log(COIL_LOG_INFO, "coild", "coild %s (pid %ld) starting %s on %s", coil_version_string(),
              (long)getpid(), cmd->name, coil_reactor_backend_name(r));
@@ -140,7 +141,7 @@ static int serve(const coild_config *c, command *cmd, const char *pidfile, long 
         rc = cmd->module->make_service(r, &app, cmd->argc, cmd->argv);
     else
         rc = cmd->app_main(r, &app, cmd->argc, cmd->argv);
-    int status = 0;
+    status = 0;
     if (rc < 0) {
         /* -EINVAL: a usage error (see plugin.h and application.h). */
         status = rc == -EINVAL ? 2 : 1;
@@ -169,8 +170,8 @@ static int serve(const coild_config *c, command *cmd, const char *pidfile, long 
     }
     if (uid >= 0 || gid >= 0) {
         /* What coild must still remove, reopen or rotate becomes theirs. */
-        if (pidfile && chown(pidfile, (uid_t)uid, (gid_t)gid) < 0 && !c->chroot_dir)
-            coil_log(COIL_LOG_WARN, "coild", "cannot chown %s: %s", pidfile, strerror(errno));
+        if (pidfile && (rc = coild_pidfile_chown(uid, gid)) < 0)
+            coil_log(COIL_LOG_WARN, "coild", "cannot chown %s: %s", pidfile, coil_strerror(rc));
         coild_log_chown(uid, gid);
         if (coild_drop_privileges(uid, gid) < 0) {
             status = 1;
@@ -217,6 +218,11 @@ out:
     coil_reactor_free(r);
     coild_listen_cleanup();
     coil_application_fini(&app);
+    if (pidfile)
+        coild_pidfile_remove(pidfile);
+    return status;
+
+early: /* before the application existed */
     if (pidfile)
         coild_pidfile_remove(pidfile);
     return status;

@@ -10,6 +10,11 @@
 
 #include "runner.h"
 
+/* The pid file's directory stays open, so the file can be removed (and
+ * handed to another user) by name after chroot. */
+static int dir_fd = -1;
+static char *base;
+
 int coild_pidfile_check(const char *path, bool *stale)
 {
     *stale = false;
@@ -61,8 +66,19 @@ int coild_pidfile_check(const char *path, bool *stale)
 
 int coild_pidfile_write(const char *path)
 {
+    const char *slash = strrchr(path, '/'); /* the path is absolute */
+    char *dir = strndup(path, slash && slash != path ? (size_t)(slash - path) : 1);
+    free(base);
+    base = strdup(slash ? slash + 1 : path);
+    if (!dir || !base) {
+        free(dir);
+        return -ENOMEM;
+    }
+    dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    free(dir);
     /* O_EXCL: another coild that passed the check at the same moment loses. */
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    int fd = dir_fd < 0 ? -1
+                        : openat(dir_fd, base, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) {
         int e = errno;
         fprintf(stderr, "coild: cannot write pidfile %s: %s\n", path, strerror(e));
@@ -73,15 +89,27 @@ int coild_pidfile_write(const char *path)
     int rc = write(fd, buf, (size_t)n) == n ? 0 : -EIO;
     close(fd);
     if (rc < 0) {
-        unlink(path);
+        unlinkat(dir_fd, base, 0);
         fprintf(stderr, "coild: cannot write pidfile %s\n", path);
     }
     return rc;
 }
 
+int coild_pidfile_chown(long uid, long gid)
+{
+    if (dir_fd < 0 || !base)
+        return 0;
+    return fchownat(dir_fd, base, (uid_t)uid, (gid_t)gid, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+}
+
 void coild_pidfile_remove(const char *path)
 {
-    if (unlink(path) < 0 && errno != ENOENT)
+    if (dir_fd >= 0 && base && unlinkat(dir_fd, base, 0) < 0 && errno != ENOENT)
         coil_log(COIL_LOG_WARN, "coild", "Failed to unlink PID file: %s: %s", path,
                  strerror(errno));
+    if (dir_fd >= 0)
+        close(dir_fd);
+    dir_fd = -1;
+    free(base);
+    base = NULL;
 }

@@ -53,7 +53,10 @@ int coild_parse_reactor(const char *name, coil_backend_kind *kind);
 /* twistd's checkPID: 0 if no live process holds `path` (a stale file is
  * removed and *stale set), else prints why and returns a negative errno. */
 int coild_pidfile_check(const char *path, bool *stale);
+/* Written by name in its directory, which stays open: removing it and
+ * handing it to another user work after chroot too. */
 int coild_pidfile_write(const char *path);
+int coild_pidfile_chown(long uid, long gid);
 void coild_pidfile_remove(const char *path);
 
 /* ---- daemon.c ---- */

@@ -182,5 +182,25 @@ fg jail "$PORT" --chroot "$WORK/jail" echo --port "tcp:$PORT:interface=127.0.0.1
 [ "$(readlink "/proc/$FPID/root")" = "$WORK/jail" ] || die "chroot: root is $(readlink "/proc/$FPID/root")"
 echo_ok "$PORT" || die "chroot: no echo"
 stop_fg jail
-expect 1 nojail "cannot chroot to $WORK/nojail" -n --chroot "$WORK/nojail" echo --port tcp:0
+# Daemonized in the jail: the pid file outside it is still removed at exit.
+PORT=$(free_port)
+RC=0
+timeout 30 "$COILD" "$R" --chroot "$WORK/jail" --pidfile "$WORK/jail.pid" -l "$WORK/jail.txt" \
+    echo --port "tcp:$PORT:interface=127.0.0.1" >"$WORK/jaild.out" 2>&1 || RC=$?
+[ $RC -eq 0 ] || die "chroot daemon: exit $RC: $(cat "$WORK/jaild.out")"
+DPID=$(cat "$WORK/jail.pid")
+PIDS+=("$DPID")
+[ "$(readlink "/proc/$DPID/root")" = "$WORK/jail" ] || die "chroot daemon: not in the jail"
+echo_ok "$PORT" || die "chroot daemon: no echo"
+kill -TERM "$DPID"
+deadline=$((SECONDS + 15))
+while alive "$DPID"; do
+    [ $SECONDS -lt $deadline ] || die "chroot daemon: alive after SIGTERM"
+    sleep 0.05
+done
+[ ! -e "$WORK/jail.pid" ] || die "chroot daemon: pid file left behind"
+grep -qF "Server Shut Down." "$WORK/jail.txt" || die "chroot daemon: $(cat "$WORK/jail.txt")"
+expect 1 nojail "cannot chroot to $WORK/nojail" --chroot "$WORK/nojail" --pidfile "$WORK/nojail.pid" \
+    -l "$WORK/nojail.txt" echo --port tcp:0
+[ ! -e "$WORK/nojail.pid" ] || die "a failed chroot left the pid file"
 log "ok ($BACKEND)"
