@@ -16,6 +16,10 @@
 struct coil_logfile {
     pthread_mutex_t lock;
     char *path;
+    /* The directory stays open and the file is named relative to it, so
+     * reopening and rotating keep working after chroot or chdir. */
+    int dir_fd;
+    const char *name; /* points into path */
     int fd;
     bool is_stdout;
     uint64_t size;
@@ -45,7 +49,7 @@ static void today(int *key, int *y, int *m, int *d)
 static int open_file(coil_logfile *lf)
 {
     unsigned mode = lf->o.mode ? lf->o.mode : 0666;
-    int fd = open(lf->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, mode);
+    int fd = openat(lf->dir_fd, lf->name, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, mode);
     if (fd < 0)
         return -errno;
     if (lf->o.mode)
@@ -80,12 +84,24 @@ int coil_logfile_open(coil_logfile **out, const char *path, const coil_logfile_o
         return -ENOMEM;
     }
     pthread_mutex_init(&lf->lock, NULL);
+    lf->dir_fd = -1;
+    lf->fd = -1;
     int rc = 0;
     if (strcmp(path, "-") == 0) {
         lf->is_stdout = true;
         lf->fd = STDOUT_FILENO;
     } else {
-        rc = open_file(lf);
+        char *slash = strrchr(lf->path, '/');
+        lf->name = slash ? slash + 1 : lf->path;
+        if (slash) {
+            *slash = '\0';
+            lf->dir_fd = open(slash == lf->path ? "/" : lf->path,
+                              O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            *slash = '/';
+        } else {
+            lf->dir_fd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        }
+        rc = lf->dir_fd < 0 ? -errno : !*lf->name ? -EISDIR : open_file(lf);
     }
     if (rc < 0) {
         coil_logfile_close(lf);
@@ -95,10 +111,10 @@ int coil_logfile_open(coil_logfile **out, const char *path, const coil_logfile_o
     return 0;
 }
 
-static bool exists(const char *p)
+static bool exists(const coil_logfile *lf, const char *name)
 {
     struct stat st;
-    return lstat(p, &st) == 0;
+    return fstatat(lf->dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
 /* NAME -> NAME.1 (shifting NAME.N -> NAME.N+1, dropping those beyond
@@ -107,7 +123,7 @@ static int rotate_locked(coil_logfile *lf)
 {
     if (lf->is_stdout)
         return 0;
-    size_t n = strlen(lf->path) + 32;
+    size_t n = strlen(lf->name) + 32;
     char *from = malloc(n), *to = malloc(n);
     int rc = 0;
     if (!from || !to) {
@@ -115,30 +131,30 @@ static int rotate_locked(coil_logfile *lf)
         goto out;
     }
     if (lf->o.daily) {
-        snprintf(to, n, "%s.%04d_%02d_%02d", lf->path, lf->year, lf->month, lf->mday);
-        if (exists(to)) /* Twisted's DailyLogFile never overwrites one */
+        snprintf(to, n, "%s.%04d_%02d_%02d", lf->name, lf->year, lf->month, lf->mday);
+        if (exists(lf, to)) /* Twisted's DailyLogFile never overwrites one */
             goto reopen;
-        if (rename(lf->path, to) < 0)
+        if (renameat(lf->dir_fd, lf->name, lf->dir_fd, to) < 0)
             rc = -errno;
     } else {
         unsigned last = 0;
         for (;;) {
-            snprintf(from, n, "%s.%u", lf->path, last + 1);
-            if (!exists(from))
+            snprintf(from, n, "%s.%u", lf->name, last + 1);
+            if (!exists(lf, from))
                 break;
             last++;
         }
         for (unsigned i = last; i >= 1; i--) {
-            snprintf(from, n, "%s.%u", lf->path, i);
+            snprintf(from, n, "%s.%u", lf->name, i);
             if (lf->o.max_rotated && i >= lf->o.max_rotated) {
-                unlink(from);
+                unlinkat(lf->dir_fd, from, 0);
                 continue;
             }
-            snprintf(to, n, "%s.%u", lf->path, i + 1);
-            rename(from, to);
+            snprintf(to, n, "%s.%u", lf->name, i + 1);
+            renameat(lf->dir_fd, from, lf->dir_fd, to);
         }
-        snprintf(to, n, "%s.1", lf->path);
-        if (rename(lf->path, to) < 0)
+        snprintf(to, n, "%s.1", lf->name);
+        if (renameat(lf->dir_fd, lf->name, lf->dir_fd, to) < 0)
             rc = -errno;
     }
 reopen:
@@ -243,6 +259,8 @@ void coil_logfile_close(coil_logfile *lf)
         return;
     if (!lf->is_stdout && lf->fd >= 0)
         close(lf->fd);
+    if (lf->dir_fd >= 0)
+        close(lf->dir_fd);
     pthread_mutex_destroy(&lf->lock);
     free(lf->path);
     free(lf);

@@ -192,6 +192,14 @@ DPID=$(cat "$WORK/jail.pid")
 PIDS+=("$DPID")
 [ "$(readlink "/proc/$DPID/root")" = "$WORK/jail" ] || die "chroot daemon: not in the jail"
 echo_ok "$PORT" || die "chroot daemon: no echo"
+# The log file outside the jail can still be reopened (logrotate).
+mv "$WORK/jail.txt" "$WORK/jail.txt.old"
+kill -HUP "$DPID"
+deadline=$((SECONDS + 10))
+until grep -qF "reopened log file" "$WORK/jail.txt" 2>/dev/null; do
+    [ $SECONDS -lt $deadline ] || die "chroot daemon: SIGHUP did not reopen $WORK/jail.txt"
+    sleep 0.05
+done
 kill -TERM "$DPID"
 deadline=$((SECONDS + 15))
 while alive "$DPID"; do
