@@ -8,7 +8,9 @@
  * NAME.1 becomes NAME.2, ...; with `max_rotated` the oldest beyond that
  * count are deleted) or daily (DailyLogFile: the first write on a new local
  * day renames the file to NAME.YYYY_MM_DD of the day it holds). The path
- * "-" writes to standard output and never rotates.
+ * "-" writes to standard output and never rotates. The file's directory is
+ * opened once and the file named relative to it, so reopening and rotating
+ * keep working after chdir() or chroot().
  *
  * Thread-safety: every function may be called from any thread (a mutex
  * serialises writes, rotation and reopening), as log events may come from
