@@ -20,6 +20,7 @@
 #include "resolver.h"
 #include "service.h"
 #include "transport.h"
+#include "util.h"
 #include "version.h"
 
 #endif
