@@ -14,4 +14,13 @@
  */
 #define COIL_CONTAINER_OF(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 
+/* Marks a callback parameter the function does not use, so that code built
+ * with -Wall -Wextra stays quiet without a (void) cast:
+ *     static void lost(coil_protocol *p, int reason COIL_UNUSED) { free(p); } */
+#if defined(__GNUC__) || defined(__clang__)
+#define COIL_UNUSED __attribute__((unused))
+#else
+#define COIL_UNUSED
+#endif
+
 #endif
