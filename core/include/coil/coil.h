@@ -21,5 +21,8 @@
 #include "service.h"
 #include "transport.h"
 #include "version.h"
+#include "client_service.h"
+#include "stream_services.h"
+#include "timer_service.h"
 
 #endif
