@@ -52,10 +52,12 @@ typedef struct wrap_factory {
 } wrap_factory;
 
 typedef struct waiter {
-    struct waiter *next, *prev;
-    coil_client_service *cs;
+    struct waiter *next, *prev; /* the service's list */
+    struct waiter *chain;       /* a batch taken out of the list to be fired */
     coil_deferred *d;   /* the service's reference */
     unsigned remaining; /* 0: only fails when the service stops */
+    bool taken;         /* in a batch: firing is up to the batch */
+    bool cancelled;     /* withdrawn while in a batch */
 } waiter;
 
 struct coil_client_service {
@@ -245,48 +247,51 @@ static void waiter_unlink(waiter *w)
 }
 
 /* The caller cancelled a when_connected Deferred: forget it (coil then
- * errbacks it with CancelledError). */
+ * errbacks it with CancelledError). A waiter already taken out to be
+ * fired (another waiter's callback cancels it) is only marked. */
 static void waiter_cancel(coil_deferred *d, void *arg)
 {
     waiter *w = arg;
+    if (w->taken) {
+        w->cancelled = true;
+        return;
+    }
     waiter_unlink(w);
     coil_deferred_unref(w->d);
     free(w);
 }
 
-/* Fire one waiter (taken out of the list) with `r`. */
-static void waiter_fire(waiter *w, coil_result r)
+static void take(waiter *w, waiter ***tail)
 {
-    coil_deferred *d = w->d;
-    free(w);
-    coil_deferred_callback(d, r);
-    coil_deferred_unref(d);
+    waiter_unlink(w);
+    w->taken = true;
+    w->chain = NULL;
+    **tail = w;
+    *tail = &w->chain;
 }
 
-/* Take every waiter out of the list; returns a NULL-terminated chain. */
-static waiter *take_waiters(coil_client_service *cs)
+/* Fire a batch, each with `f` (a reference each) or the protocol. */
+static void fire_batch(waiter *w, coil_protocol *p, coil_failure *f)
 {
-    waiter *first = NULL, **tail = &first;
-    while (cs->waiters.next != &cs->waiters) {
-        waiter *w = cs->waiters.next;
-        waiter_unlink(w);
-        *tail = w;
-        tail = &w->next;
+    while (w) {
+        waiter *next = w->chain;
+        if (!w->cancelled)
+            coil_deferred_callback(w->d, f ? coil_result_failure(coil_failure_ref(f))
+                                           : coil_result_value(p, NULL));
+        coil_deferred_unref(w->d);
+        free(w);
+        w = next;
     }
-    *tail = NULL;
-    return first;
 }
 
 /* Twisted's _unawait: fire every waiter with the protocol or a failure
  * (one reference, consumed). */
 static void unawait(coil_client_service *cs, coil_protocol *p, coil_failure *f)
 {
-    waiter *w = take_waiters(cs);
-    while (w) {
-        waiter *next = w->next;
-        waiter_fire(w, f ? coil_result_failure(coil_failure_ref(f)) : coil_result_value(p, NULL));
-        w = next;
-    }
+    waiter *batch = NULL, **tail = &batch;
+    while (cs->waiters.next != &cs->waiters)
+        take(cs->waiters.next, &tail);
+    fire_batch(batch, p, f);
     coil_failure_unref(f);
 }
 
@@ -299,23 +304,15 @@ static void cancel_waiters(coil_client_service *cs)
  * threshold get `f`; in once mode no further attempt follows, so all do. */
 static void deliver_failure(coil_client_service *cs, coil_failure *f)
 {
-    waiter *ready = NULL, **tail = &ready;
+    waiter *batch = NULL, **tail = &batch;
     for (waiter *w = cs->waiters.next, *next; w != &cs->waiters; w = next) {
         next = w->next;
-        if (cs->once || (w->remaining && w->remaining <= 1)) {
-            waiter_unlink(w);
-            *tail = w;
-            tail = &w->next;
-        } else if (w->remaining) {
+        if (cs->once || (w->remaining && w->remaining <= 1))
+            take(w, &tail);
+        else if (w->remaining)
             w->remaining--;
-        }
     }
-    *tail = NULL;
-    while (ready) {
-        waiter *next = ready->next;
-        waiter_fire(ready, coil_result_failure(coil_failure_ref(f)));
-        ready = next;
-    }
+    fire_batch(batch, NULL, f);
 }
 
 /* ---- stop waiters ----------------------------------------------------------- */
@@ -898,7 +895,6 @@ coil_deferred *coil_client_service_when_connected(coil_client_service *cs,
         free(w);
         return NULL;
     }
-    w->cs = cs;
     w->d = coil_deferred_ref(d);
     w->remaining = fail_after_failures;
     w->prev = cs->waiters.prev;
