@@ -219,9 +219,10 @@ static void refuses_accepts_drops_refuses(void **state)
     env e;
     env_init(&e, NULL, NULL);
     t_log_capture();
-    t_outcome any, two, later;
+    t_outcome any, two, three, later;
     t_watch(coil_client_service_when_connected(e.cs, 0), &any);
     t_watch(coil_client_service_when_connected(e.cs, 2), &two);
+    t_watch(coil_client_service_when_connected(e.cs, 3), &three);
     assert_int_equal(st(&e), COIL_CLIENT_INIT);
     start(&e);
     assert_int_equal(e.cli.started, 1);
@@ -245,6 +246,7 @@ static void refuses_accepts_drops_refuses(void **state)
     assert_true(two.fired && two.failed);
     assert_int_equal(two.code, -ECONNREFUSED);
     assert_false(any.fired);
+    assert_false(three.fired); /* two failures of three */
 
     /* Accepts. */
     env_listen(&e);
@@ -255,7 +257,9 @@ static void refuses_accepts_drops_refuses(void **state)
     assert_true(coil_client_service_retry_time(e.cs) < 0);
     assert_true(any.fired && !any.failed);
     assert_true(later.fired && !later.failed);
+    assert_true(three.fired && !three.failed);
     t_conn *c = e.cli.last;
+    assert_ptr_equal(three.ptr, c);
     assert_ptr_equal(any.ptr, c);
     assert_ptr_equal(later.ptr, c);
     assert_ptr_equal(coil_client_service_protocol(e.cs), &c->base);
