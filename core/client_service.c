@@ -409,6 +409,8 @@ static void do_wait(coil_client_service *cs)
     double delay = cs->retry_policy(cs->retry_arg, cs->failed);
     if (!(delay >= 0))
         delay = 0;
+    else if (delay > 1e9) /* about 31 years: keeps timer arithmetic finite */
+        delay = 1e9;
     char secs[40];
     format_seconds(delay, secs, sizeof(secs));
     coil_log(COIL_LOG_INFO, LOG_SYSTEM, "Scheduling retry %u to connect %s in %s seconds.",

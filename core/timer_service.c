@@ -96,7 +96,7 @@ static void run_call(coil_timer_service *ts)
 static int timer_start(coil_service *s)
 {
     coil_timer_service *ts = (coil_timer_service *)s;
-    if (!(ts->step >= 0) || !ts->fn)
+    if (!(ts->step >= 0) || !isfinite(ts->step) || !ts->fn)
         return -EINVAL;
     if (ts->in_flight) /* a restart while the last call of a stop is pending */
         return -EBUSY;

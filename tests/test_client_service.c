@@ -850,6 +850,74 @@ static void free_from_a_when_connected_callback(void **state)
     env_fini(&e);
 }
 
+/* ---- many cycles -------------------------------------------------------------------------- */
+
+static void drop_at_once(t_conn *c)
+{
+    coil_transport_lose_connection(c->base.transport);
+}
+
+static double no_delay(void *arg, unsigned failed)
+{
+    ++*(int *)arg;
+    return 0;
+}
+
+static void survives_a_flapping_server(void **state)
+{
+    env e;
+    env_init(&e, NULL, NULL);
+    coil_client_service_free(e.cs);
+    int asked = 0;
+    coil_client_service_options o = {.clock = e.fc, .retry_policy = no_delay, .retry_arg = &asked};
+    char err[256];
+    assert_int_equal(coil_client_service_new_from_string(e.r, e.desc, &e.cli.base, &o, &e.cs,
+                                                         err, sizeof(err)),
+                     0);
+    e.srv.on_made = drop_at_once; /* every connection is dropped by the server */
+    env_listen(&e);
+    start(&e);
+    for (int i = 0; i < 30; i++) {
+        T_RUN_UNTIL(e.r, e.cli.lost == i + 1 && st(&e) == COIL_CLIENT_WAITING, 10);
+        assert_int_equal(asked, i + 1);
+        assert_int_equal(coil_client_service_failed_attempts(e.cs), 1);
+        coil_fake_clock_advance(e.fc, 0);
+    }
+    t_outcome s;
+    t_watch(stop(&e), &s);
+    T_RUN_UNTIL(e.r, s.fired, 5);
+    assert_int_equal(e.cli.built, 30);
+    assert_int_equal(e.cli.lost, 30); /* each connection_lost exactly once */
+    env_fini(&e);
+}
+
+static double forever(void *arg, unsigned failed)
+{
+    return 1e300;
+}
+
+static void absurd_delays_are_bounded(void **state)
+{
+    env e;
+    env_init(&e, NULL, NULL);
+    coil_client_service_free(e.cs);
+    coil_client_service_options o = {.retry_policy = forever}; /* the reactor's clock */
+    char err[256];
+    assert_int_equal(coil_client_service_new_from_string(e.r, e.desc, &e.cli.base, &o, &e.cs,
+                                                         err, sizeof(err)),
+                     0);
+    double t0 = coil_clock_seconds(coil_reactor_clock(e.r));
+    start(&e);
+    RUN_UNTIL_STATE(&e, COIL_CLIENT_WAITING);
+    double at = coil_client_service_retry_time(e.cs) - t0;
+    assert_true(at >= 1e9 - 1 && at <= 1e9 + 60);
+    t_run_for(e.r, 0.02); /* the reactor copes with the far deadline */
+    t_outcome s;
+    t_watch(stop(&e), &s);
+    assert_true(s.fired);
+    env_fini(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -874,6 +942,8 @@ int main(void)
         cmocka_unit_test(free_while_connecting_and_waiting),
         cmocka_unit_test(free_from_the_stop_callback),
         cmocka_unit_test(free_from_a_when_connected_callback),
+        cmocka_unit_test(survives_a_flapping_server),
+        cmocka_unit_test(absurd_delays_are_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

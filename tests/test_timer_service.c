@@ -228,6 +228,9 @@ static void bad_steps_are_refused(void **state)
     setup(&f, NAN);
     assert_int_equal(coil_service_start(&f.ts.service), -EINVAL);
     teardown(&f);
+    setup(&f, INFINITY);
+    assert_int_equal(coil_service_start(&f.ts.service), -EINVAL);
+    teardown(&f);
 }
 
 static void runs_on_the_reactor_clock(void **state)

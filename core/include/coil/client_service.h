@@ -75,7 +75,8 @@ typedef struct coil_backoff_policy {
 COIL_API double coil_backoff_policy_delay(const coil_backoff_policy *p, unsigned attempt);
 
 /* A retry policy: the number of consecutive failed attempts so far (1 at
- * the first retry) -> seconds to wait before the next attempt. */
+ * the first retry) -> seconds to wait before the next attempt (a negative
+ * or NaN result counts as 0, more than 1e9 as 1e9). */
 typedef double (*coil_retry_policy_fn)(void *arg, unsigned failed_attempts);
 
 /* coil_backoff_policy_delay() as a retry policy; `arg` is a

@@ -61,7 +61,9 @@ COIL_API void coil_timer_service_init(coil_timer_service *ts, coil_reactor *r, d
 /* Release what the stopped service holds (its children array). */
 COIL_API void coil_timer_service_fini(coil_timer_service *ts);
 
-/* Starting fails with -EINVAL when step is negative or not a number, and
+/* Starting fails with -EINVAL when step is negative, infinite or not a
+ * number, with -EBUSY while the Deferred of the call before a stop is
+ * still pending, and
  * with -ENOMEM; stopping follows the rules above. */
 
 #ifdef __cplusplus
