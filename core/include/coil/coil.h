@@ -22,5 +22,8 @@
 #include "transport.h"
 #include "util.h"
 #include "version.h"
+#include "client_service.h"
+#include "stream_services.h"
+#include "timer_service.h"
 
 #endif
