@@ -64,4 +64,36 @@ rc=$?
 set -e
 [ $rc -eq 1 ] && grep -qF "Connection refused" "$WORK/refused.log" ||
     die "qotd_client against a closed port: exit $rc, $(cat "$WORK/refused.log")"
+# Chapter 5: the reconnecting client waits for a server, talks to it,
+# notices it going away and comes back when it returns.
+port=$(free_port)
+spawn "$WORK/reconnect.log" "$EX/reconnecting_client" "tcp:127.0.0.1:$port"
+client_pid=$SPAWNED_PID
+for round in 1 2; do
+    spawn "$WORK/echo$round.log" "$EX/echo_server" "tcp:$port:interface=127.0.0.1"
+    server_pid=$SPAWNED_PID
+    wait_for_line "$WORK/echo$round.log" "echoing on" "$server_pid" || die "echo_server $round did not start"
+    # The first retry comes 1.5 to 2.5 s after a failure (Twisted's back-off).
+    for _ in $(seq 400); do
+        [ "$(grep -c '^hello again$' "$WORK/reconnect.log")" -ge $round ] && break
+        alive "$client_pid" || die "reconnecting_client exited"
+        sleep 0.05
+    done
+    [ "$(grep -c '^connected$' "$WORK/reconnect.log")" -eq $round ] ||
+        die "round $round: $(cat "$WORK/reconnect.log")"
+    [ "$(grep -c '^hello again$' "$WORK/reconnect.log")" -eq $round ] ||
+        die "round $round: no echo: $(cat "$WORK/reconnect.log")"
+    kill -TERM "$server_pid"
+    wait_exit "$server_pid" 15 || die "echo_server did not stop"
+    for _ in $(seq 200); do
+        [ "$(grep -c '^connection lost' "$WORK/reconnect.log")" -ge $round ] && break
+        sleep 0.05
+    done
+    [ "$(grep -c '^connection lost' "$WORK/reconnect.log")" -eq $round ] ||
+        die "the client did not notice: $(cat "$WORK/reconnect.log")"
+done
+kill -TERM "$client_pid"
+wait_exit "$client_pid" 15 || die "reconnecting_client did not stop on SIGTERM"
+[ "$EXIT_STATUS" -eq 0 ] || die "reconnecting_client exited $EXIT_STATUS"
+
 log "ok ($BACKEND)"
