@@ -311,6 +311,21 @@ static size_t find_name(const char *const *names, size_t nnames, const char *key
     return nnames;
 }
 
+/* An empty argument is what an unescaped colon inside a value leaves
+ * behind ("interface=::1" reads as interface="", "", "1"): then the error
+ * names the likely cause as well. */
+static const char *colon_hint(const coil_endpoint_args *a)
+{
+    bool empty = false;
+    for (size_t i = 0; i < a->nargs; i++)
+        empty |= a->args[i][0] == '\0';
+    for (size_t k = 0; k < a->nkw; k++)
+        empty |= a->kw[k].value[0] == '\0';
+    return empty ? " (a ':' inside a value, as in an IPv6 address, must be escaped as '\\:', "
+                   "e.g. interface=\\:\\:1)"
+                 : "";
+}
+
 int coil_endpoint_bind(const coil_endpoint_args *a, const char *type, const char *const *names,
                        size_t nnames, size_t npositional, const char **values, char *err,
                        size_t errlen)
@@ -319,20 +334,22 @@ int coil_endpoint_bind(const coil_endpoint_args *a, const char *type, const char
         return -EINVAL;
     if (a->nargs > npositional) {
         if (npositional == 0)
-            return coil_endpoint_errorf(err, errlen, "%s: takes no positional arguments", type);
-        return coil_endpoint_errorf(err, errlen, "%s: too many positional arguments (at most %zu)",
-                                    type, npositional);
+            return coil_endpoint_errorf(err, errlen, "%s: takes no positional arguments%s", type,
+                                        colon_hint(a));
+        return coil_endpoint_errorf(err, errlen,
+                                    "%s: too many positional arguments (at most %zu)%s", type,
+                                    npositional, colon_hint(a));
     }
     for (size_t i = 0; i < nnames; i++)
         values[i] = i < a->nargs ? a->args[i] : NULL;
     for (size_t k = 0; k < a->nkw; k++) {
         size_t i = find_name(names, nnames, a->kw[k].key);
         if (i == nnames)
-            return coil_endpoint_errorf(err, errlen, "%s: unknown argument '%s'", type,
-                                        a->kw[k].key);
+            return coil_endpoint_errorf(err, errlen, "%s: unknown argument '%s'%s", type,
+                                        a->kw[k].key, colon_hint(a));
         if (values[i])
-            return coil_endpoint_errorf(err, errlen, "%s: argument '%s' given twice", type,
-                                        names[i]);
+            return coil_endpoint_errorf(err, errlen, "%s: argument '%s' given twice%s", type,
+                                        names[i], colon_hint(a));
         values[i] = a->kw[k].value;
     }
     return 0;

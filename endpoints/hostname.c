@@ -359,9 +359,10 @@ static void deadline_fire(void *arg)
     hconn *hc = arg;
     hc->deadline = NULL;
     enter(hc);
-    fail(hc, coil_failure_new(COIL_NET_DOMAIN, -ETIMEDOUT,
-                              "Connecting to %s failed: User timeout caused connection failure.",
-                              hc->where));
+    /* Worded as a timeout of a connect to an address, so that the text
+     * does not depend on how the endpoint was named. */
+    fail(hc, coil_failure_new(COIL_NET_DOMAIN, -ETIMEDOUT, "Connecting to %s failed: %s",
+                              hc->where, coil_strerror(-ETIMEDOUT)));
     leave(hc);
 }
 

@@ -37,4 +37,7 @@ LD_LIBRARY_PATH="$tmp/prefix/lib" "$tmp/consumer/build/consumer"
 PKG_CONFIG_PATH="$tmp/prefix/lib/pkgconfig" cc "$tmp/consumer/main.c" -o "$tmp/pc-consumer" \
   $(PKG_CONFIG_PATH="$tmp/prefix/lib/pkgconfig" pkg-config --cflags --libs coil)
 LD_LIBRARY_PATH="$tmp/prefix/lib" "$tmp/pc-consumer"
+for f in share/man/man3/coil.3 share/doc/coil/tutorial/README.md share/doc/coil/ENDPOINTS.md; do
+  [ -f "$tmp/prefix/$f" ] || { echo "check-install: $f was not installed" >&2; exit 1; }
+done
 echo "check-install: find_package(coil) and pkg-config consumers built and ran"

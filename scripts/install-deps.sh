@@ -8,9 +8,9 @@ set -euo pipefail
 
 build=(build-essential cmake ninja-build pkgconf git liburing-dev libbenchmark-dev libcmocka-dev)
 test=(socat python3 python3-twisted valgrind iproute2 procps curl haproxy systemd
-      clang libclang-rt-14-dev)
-# The runner tests: man -l on coild.1; unshare and setpriv.
-test+=(man-db util-linux)
+      clang libclang-rt-14-dev man-db)
+# The runner tests: unshare and setpriv.
+test+=(util-linux)
 bench=(nginx-light)
 
 want=("${build[@]}")

@@ -298,6 +298,9 @@ static void timeout_keyword_bounds_a_connect(void **state)
     double took = coil_clock_seconds(coil_reactor_clock(r)) - t0;
     assert_true(o.failed);
     assert_int_equal(o.code, -ETIMEDOUT);
+    char want[96];
+    snprintf(want, sizeof(want), "Connecting to 127.0.0.1:%u failed: Connection timed out", bh.port);
+    assert_string_equal(o.message, want); /* as for a host name (test_hostname) */
     assert_true(took > 0.8 && took < 5);
     coil_client_endpoint_free(ep);
     t_teardown(r);

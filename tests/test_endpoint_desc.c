@@ -507,9 +507,16 @@ TEST(server_tcp6_keywords)
 
 TEST(server_tcp6_unescaped_colons_are_separators)
 {
-    server_fails("tcp6:80:5:::1", "tcp6: too many positional arguments (at most 3)");
-    /* "interface=" gets "", then "" and "1" fill backlog and interface. */
-    server_fails("tcp6:80:interface=::1", "tcp6: argument 'interface' given twice");
+#define COLON_HINT                                                                                 \
+    " (a ':' inside a value, as in an IPv6 address, must be escaped as '\\:', e.g. "                \
+    "interface=\\:\\:1)"
+    server_fails("tcp6:80:5:::1", "tcp6: too many positional arguments (at most 3)" COLON_HINT);
+    /* "interface=" gets "", then "" and "1" fill backlog and interface; the
+     * message says what went wrong. */
+    server_fails("tcp6:80:interface=::1", "tcp6: argument 'interface' given twice" COLON_HINT);
+    server_fails("tcp:1234:interface=::1", "tcp: argument 'interface' given twice" COLON_HINT);
+    /* No empty argument, no hint. */
+    server_fails("tcp:80:interface=a:b", "tcp: argument 'interface' given twice");
 }
 
 /* ---- server unix --------------------------------------------------------- */
@@ -815,7 +822,7 @@ TEST(types_are_case_insensitive)
 
 TEST(keywords_are_case_sensitive)
 {
-    server_fails("tcp:80:Interface=::1", "tcp: unknown argument 'Interface'");
+    server_fails("tcp:80:Interface=::1", "tcp: unknown argument 'Interface'" COLON_HINT);
     client_fails("tcp:h:80:bindaddress=x", "tcp: unknown argument 'bindaddress'");
 }
 

@@ -162,7 +162,7 @@ static int serve(const coild_config *c, command *cmd, const char *pidfile, long 
             goto out;
         }
     }
-    rc = coild_privileged_start(&app.service);
+    rc = coild_privileged_start(r, &app.service);
     if (rc < 0) {
         fprintf(stderr, "coild: cannot start %s: %s\n", cmd->name, coil_strerror(rc));
         status = 1;

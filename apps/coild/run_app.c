@@ -38,33 +38,57 @@ static coil_deferred *stop_application(void *arg)
     return d;
 }
 
-/* Listening services: a coil_endpoint_service or a coil_port_service
- * (recognised by their ops tables). */
-static bool binds_a_port(const coil_service *s)
+/* Listening services: coil_endpoint_service, coil_port_service and
+ * coil_listen_service (strports.service), recognised by their ops tables
+ * (learnt once from a sample of each, which never listens). */
+static const coil_service_ops *listening_ops[3];
+
+static void learn_listening_ops(coil_reactor *r)
 {
-    static const coil_service_ops *endpoint_ops, *port_ops;
-    if (!endpoint_ops) {
-        coil_endpoint_service es;
-        coil_endpoint_service_init(&es, NULL, NULL);
-        endpoint_ops = es.service.ops;
-        coil_endpoint_service_fini(&es);
-        coil_port_service ps;
-        coil_address any = {0};
-        coil_port_service_init_tcp(&ps, NULL, &any, NULL, NULL);
-        port_ops = ps.service.ops;
+    if (listening_ops[0])
+        return;
+    coil_endpoint_service es;
+    coil_endpoint_service_init(&es, NULL, NULL);
+    listening_ops[0] = es.service.ops;
+    coil_endpoint_service_fini(&es);
+    coil_port_service ps;
+    coil_address any = {0};
+    coil_port_service_init_tcp(&ps, NULL, &any, NULL, NULL);
+    listening_ops[1] = ps.service.ops;
+    static const coil_factory_ops no_ops = {0};
+    coil_factory none = {.ops = &no_ops};
+    coil_listen_service *ls;
+    char err[64];
+    if (coil_strports_service_new(r, "tcp:0:interface=127.0.0.1", &none, &ls, err,
+                                  sizeof(err)) == 0) {
+        listening_ops[2] = coil_listen_service_service(ls)->ops;
+        coil_listen_service_free(ls);
     }
-    return s->ops == endpoint_ops || s->ops == port_ops;
 }
 
-int coild_privileged_start(coil_service *s)
+static bool binds_a_port(const coil_service *s)
+{
+    for (size_t i = 0; i < 3; i++)
+        if (listening_ops[i] && s->ops == listening_ops[i])
+            return true;
+    return false;
+}
+
+static int start_listeners(coil_service *s)
 {
     for (size_t i = 0; i < s->nchildren; i++) {
         coil_service *child = s->children[i];
-        int rc = binds_a_port(child) ? coil_service_start(child) : coild_privileged_start(child);
+        int rc = binds_a_port(child) ? coil_service_start(child) : start_listeners(child);
         if (rc < 0)
             return rc;
     }
     return 0;
+}
+
+int coild_privileged_start(coil_reactor *r, coil_service *s)
+{
+    learn_listening_ops(r);
+    return start_listeners(s);
 }
 
 int coild_stop_started(coil_reactor *r, coil_service *s)

@@ -112,8 +112,9 @@ void coild_signals_stop(void);
  * the stop is abandoned and the reactor closes what is left. */
 int coild_run_application(coil_reactor *r, coil_application *app, double timeout);
 /* twistd's privilegedStartService: start the services of the tree that
- * listen (endpoint and port services), before privileges are dropped. */
-int coild_privileged_start(coil_service *s);
+ * listen (endpoint, port and strports services), before privileges are
+ * dropped. */
+int coild_privileged_start(coil_reactor *r, coil_service *s);
 /* Stop what was started when the application cannot run (no reactor run). */
 int coild_stop_started(coil_reactor *r, coil_service *s);
 

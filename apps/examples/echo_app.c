@@ -48,18 +48,15 @@ static coil_factory echo_factory = {.ops = &echo_factory_ops};
 
 /* Everything the entry point builds lives here until coild calls destroy. */
 static struct {
-    coil_endpoint_service services[MAX_PORTS];
-    coil_server_endpoint *endpoints[MAX_PORTS];
+    coil_listen_service *services[MAX_PORTS];
     size_t n;
     coil_logfile *log;
 } app_state;
 
 static void destroy(coil_application *app)
 {
-    for (size_t i = 0; i < app_state.n; i++) {
-        coil_endpoint_service_fini(&app_state.services[i]);
-        coil_server_endpoint_free(app_state.endpoints[i]);
-    }
+    for (size_t i = 0; i < app_state.n; i++)
+        coil_listen_service_free(app_state.services[i]);
     app_state.n = 0;
     coil_logfile_close(app_state.log);
     app_state.log = NULL;
@@ -71,18 +68,17 @@ static int add_port(coil_reactor *r, coil_application *app, const char *desc)
         coil_log(COIL_LOG_ERROR, "echo_app", "too many --port options");
         return -EINVAL;
     }
+    /* Twisted's strports.service(description, factory). */
     char err[256];
-    coil_server_endpoint *ep;
-    int rc = coil_server_from_string(r, desc, &ep, err, sizeof(err));
+    coil_listen_service *ls;
+    int rc = coil_strports_service_new(r, desc, &echo_factory, &ls, err, sizeof(err));
     if (rc < 0) {
         coil_log(COIL_LOG_ERROR, "echo_app", "invalid --port '%s': %s", desc, err);
         fprintf(stderr, "echo_app: invalid --port '%s': %s\n", desc, err);
-        return -EINVAL;
+        return rc == -ENOMEM ? rc : -EINVAL;
     }
-    size_t i = app_state.n++;
-    app_state.endpoints[i] = ep;
-    coil_endpoint_service_init(&app_state.services[i], ep, &echo_factory);
-    return coil_service_add(&app->service, &app_state.services[i].service);
+    app_state.services[app_state.n++] = ls;
+    return coil_service_add(&app->service, coil_listen_service_service(ls));
 }
 
 COIL_MODULE_EXPORT int coil_application_main(coil_reactor *r, coil_application *app, int argc,

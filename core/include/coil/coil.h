@@ -20,8 +20,12 @@
 #include "resolver.h"
 #include "service.h"
 #include "transport.h"
+#include "util.h"
 #include "version.h"
 #include "application.h"
 #include "logfile.h"
+#include "client_service.h"
+#include "stream_services.h"
+#include "timer_service.h"
 
 #endif

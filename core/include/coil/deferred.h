@@ -171,6 +171,12 @@ static inline void *coil_result_ptr(coil_result r)
 {
     return r.kind == COIL_RESULT_VALUE ? r.value.ptr : NULL;
 }
+/* The failure a result holds, borrowed (NULL for any other result): an
+ * errback reads it without reaching into the union. */
+static inline coil_failure *coil_result_failure_of(coil_result r)
+{
+    return r.kind == COIL_RESULT_FAILURE ? r.failure : NULL;
+}
 /* Release what `r` owns (destructor, failure or Deferred reference). */
 COIL_API void coil_result_release(coil_result r);
 

@@ -116,6 +116,21 @@ COIL_API void coil_client_endpoint_free(coil_client_endpoint *ep);
  * From description strings (endpoint_desc.h has the grammar)
  */
 
+/* One call from a description to a Deferred, for the common case (Twisted's
+ * serverFromString(reactor, desc).listen(factory) and
+ * clientFromString(reactor, desc).connect(factory)). The endpoint is made,
+ * used and released inside. A description that does not parse gives a
+ * Deferred that has already failed with COIL_EBADDESC (or COIL_ENOTLS) and
+ * the parser's message, so one errback handles every error. Returns a new
+ * Deferred (the caller unrefs it), or NULL only when out of memory.
+ *   coil_listen_string:  fires with the coil_port *.
+ *   coil_connect_string: fires with the protocol `factory` built, after its
+ *                        connection_made() ran. */
+COIL_API coil_deferred *coil_listen_string(coil_reactor *r, const char *desc,
+                                           coil_factory *factory);
+COIL_API coil_deferred *coil_connect_string(coil_reactor *r, const char *desc,
+                                            coil_factory *factory);
+
 /* Twisted's serverFromString: parse `desc` and build the endpoint. On
  * success *out is a new endpoint. On failure *out is NULL, the result is
  * COIL_EBADDESC (invalid description), COIL_ENOTLS ("ssl:" in a build

@@ -83,6 +83,34 @@ COIL_API void coil_factory_do_start(coil_factory *f);
 /* Uncount a user: the last one calls stop_factory(). No-op at 0. */
 COIL_API void coil_factory_do_stop(coil_factory *f);
 
+/* Twisted's Factory.forProtocol: a factory that builds every connection's
+ * protocol from one type. build_protocol() allocates `size` zeroed bytes
+ * with calloc() (your struct, with its coil_protocol first), points its ops
+ * at `ops`, and hands it over; your connection_lost() frees it with free().
+ * `user` is shared by every connection (a chat room, a configuration);
+ * reach it with coil_protocol_factory_user(p). `init`, if set, runs on each
+ * new protocol before connection_made(); returning false refuses the
+ * connection (the block is freed and no callback runs). The factory must
+ * outlive the ports and connectors using it.
+ *
+ *     static coil_protocol_factory echo;
+ *     coil_protocol_factory_init(&echo, sizeof(struct echo), &echo_ops, NULL);
+ *     coil_listen_string(r, "tcp:8000", &echo.base);
+ */
+typedef struct coil_protocol_factory {
+    coil_factory base;
+    size_t size;
+    const coil_protocol_ops *ops;
+    void *user;
+    bool (*init)(coil_protocol *p, const coil_address *peer, void *user);
+} coil_protocol_factory;
+
+/* Fill `f` (size >= sizeof(coil_protocol)); init may be set afterwards. */
+COIL_API void coil_protocol_factory_init(coil_protocol_factory *f, size_t size,
+                                         const coil_protocol_ops *ops, void *user);
+/* The `user` pointer of the coil_protocol_factory that built `p`. */
+COIL_API void *coil_protocol_factory_user(const coil_protocol *p);
+
 /* A producer feeds a transport (Twisted's IPushProducer / IPullProducer). */
 typedef struct coil_producer_ops {
     /* Streaming (push) producers: stop writing until resume. */

@@ -14,6 +14,7 @@
 #ifndef COIL_TRANSPORT_H
 #define COIL_TRANSPORT_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/uio.h>
@@ -33,6 +34,13 @@ extern "C" {
 COIL_API int coil_transport_write(coil_transport *t, const void *data, size_t len);
 /* Queue a copy of several buffers in order (Twisted's writeSequence). */
 COIL_API int coil_transport_writev(coil_transport *t, const struct iovec *iov, int iovcnt);
+
+/* Queue printf-style formatted text (no NUL is written): as
+ * coil_transport_write() of the formatted bytes. -EINVAL for a bad format. */
+COIL_API int coil_transport_writef(coil_transport *t, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+COIL_API int coil_transport_vwritef(coil_transport *t, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 
 /* Called once when coil no longer needs a borrowed buffer. */
 typedef void (*coil_release_fn)(void *arg, const void *data, size_t len);

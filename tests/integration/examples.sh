@@ -1,0 +1,99 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# The tutorial's programs (examples/) against real peers, on $COIL_REACTOR:
+# called as examples.sh COILD EXAMPLES_DIR.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib.sh
+. "$HERE/lib.sh"
+EX=${2:?usage: examples.sh COILD EXAMPLES_DIR}
+command -v socat >/dev/null || skip "socat not installed"
+
+# Chapter 3: the Deferred stories print exactly this (their order follows
+# the reactor clock: the cancel happens at once, then 0.1, 0.2, 0.3 s).
+out=$(timeout 30 "$EX/deferred_basics")
+want="cancelled: Deferred was cancelled
+chain: 42
+errback: the disk is on fire
+after recovery: 0
+timeout: Deferred timed out after 0.3 seconds"
+[ "$out" = "$want" ] || die "deferred_basics printed:
+$out"
+
+# Chapter 1: the echo server answers socat and a Python client.
+port=$(free_port)
+spawn "$WORK/echo.log" "$EX/echo_server" "tcp:$port:interface=127.0.0.1"
+echo_pid=$SPAWNED_PID
+wait_for_line "$WORK/echo.log" "echoing on tcp:$port" "$echo_pid" || die "echo_server did not start"
+reply=$(printf 'hello, coil\n' | timeout 10 socat -t 5 - "TCP:127.0.0.1:$port")
+[ "$reply" = "hello, coil" ] || die "echo_server replied '$reply'"
+# A second server on the same port prints why and exits 1 at once (the stop
+# asked for from the listen errback, before run(), is kept).
+set +e
+timeout 20 "$EX/echo_server" "tcp:$port:interface=127.0.0.1" >"$WORK/busy.log" 2>&1
+rc=$?
+set -e
+[ $rc -eq 1 ] || die "echo_server on a busy port exited $rc (124 means it hung)"
+grep -qF "Couldn't listen on 127.0.0.1:$port: Address already in use." "$WORK/busy.log" ||
+    die "no reason for the busy port: $(cat "$WORK/busy.log")"
+
+# Chapter 4: the same client over TCP and over a UNIX socket (socat echoes).
+reply=$(timeout 10 "$EX/endpoint_client" "tcp:127.0.0.1:$port" "over tcp")
+[ "$reply" = "over tcp" ] || die "endpoint_client (tcp) got '$reply'"
+sock="$WORK/echo.sock"
+spawn "$WORK/unix.log" socat "UNIX-LISTEN:$sock,fork" EXEC:cat
+for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
+reply=$(timeout 10 "$EX/endpoint_client" "unix:$sock" "over unix")
+[ "$reply" = "over unix" ] || die "endpoint_client (unix) got '$reply'"
+set +e
+timeout 10 "$EX/endpoint_client" "tcp:1234:interface=::1" x >"$WORK/bad.log" 2>&1
+rc=$?
+set -e
+[ $rc -eq 1 ] && grep -qF "escaped as '\\:'" "$WORK/bad.log" ||
+    die "a bad description: exit $rc, $(cat "$WORK/bad.log")"
+
+# Chapter 2: the QOTD client prints coild qotd's quote; a refused connect
+# exits 1 with the reason.
+start_coild qotd qotd --quote "Simple is better than complex."
+reply=$(timeout 10 "$EX/qotd_client" "tcp:127.0.0.1:$COILD_PORT" | tr -d '\r')
+[ "$reply" = "Simple is better than complex." ] || die "qotd_client printed '$reply'"
+stop_coild
+set +e
+timeout 10 "$EX/qotd_client" "tcp:127.0.0.1:$COILD_PORT" >"$WORK/refused.log" 2>&1
+rc=$?
+set -e
+[ $rc -eq 1 ] && grep -qF "Connection refused" "$WORK/refused.log" ||
+    die "qotd_client against a closed port: exit $rc, $(cat "$WORK/refused.log")"
+# Chapter 5: the reconnecting client waits for a server, talks to it,
+# notices it going away and comes back when it returns.
+port=$(free_port)
+spawn "$WORK/reconnect.log" "$EX/reconnecting_client" "tcp:127.0.0.1:$port"
+client_pid=$SPAWNED_PID
+for round in 1 2; do
+    spawn "$WORK/echo$round.log" "$EX/echo_server" "tcp:$port:interface=127.0.0.1"
+    server_pid=$SPAWNED_PID
+    wait_for_line "$WORK/echo$round.log" "echoing on" "$server_pid" || die "echo_server $round did not start"
+    # The first retry comes 1.5 to 2.5 s after a failure (Twisted's back-off).
+    for _ in $(seq 400); do
+        [ "$(grep -c '^hello again$' "$WORK/reconnect.log")" -ge $round ] && break
+        alive "$client_pid" || die "reconnecting_client exited"
+        sleep 0.05
+    done
+    [ "$(grep -c '^connected$' "$WORK/reconnect.log")" -eq $round ] ||
+        die "round $round: $(cat "$WORK/reconnect.log")"
+    [ "$(grep -c '^hello again$' "$WORK/reconnect.log")" -eq $round ] ||
+        die "round $round: no echo: $(cat "$WORK/reconnect.log")"
+    kill -TERM "$server_pid"
+    wait_exit "$server_pid" 15 || die "echo_server did not stop"
+    for _ in $(seq 200); do
+        [ "$(grep -c '^connection lost' "$WORK/reconnect.log")" -ge $round ] && break
+        sleep 0.05
+    done
+    [ "$(grep -c '^connection lost' "$WORK/reconnect.log")" -eq $round ] ||
+        die "the client did not notice: $(cat "$WORK/reconnect.log")"
+done
+kill -TERM "$client_pid"
+wait_exit "$client_pid" 15 || die "reconnecting_client did not stop on SIGTERM"
+[ "$EXIT_STATUS" -eq 0 ] || die "reconnecting_client exited $EXIT_STATUS"
+
+log "ok ($BACKEND)"
