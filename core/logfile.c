@@ -347,21 +347,59 @@ void coil_log_text_observer(void *logfile, coil_log_level level, const char *sys
     emit(logfile, &l);
 }
 
-static void json_string(line *l, const char *s)
+/* Length of the valid UTF-8 sequence at s (1-4), or 0 if it is not one. */
+static size_t utf8_len(const unsigned char *s)
 {
+    unsigned c = s[0];
+    size_t n = c >= 0xc2 && c <= 0xdf   ? 2
+               : c >= 0xe0 && c <= 0xef ? 3
+               : c >= 0xf0 && c <= 0xf4 ? 4
+                                        : 0;
+    if (n == 0)
+        return 0;
+    for (size_t i = 1; i < n; i++)
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    unsigned cp = n == 2 ? (c & 0x1f) << 6 | (s[1] & 0x3f)
+                  : n == 3 ? (c & 0x0f) << 12 | (s[1] & 0x3f) << 6 | (s[2] & 0x3f)
+                           : (c & 0x07) << 18 | (s[1] & 0x3f) << 12 | (s[2] & 0x3f) << 6 |
+                                 (s[3] & 0x3f);
+    if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+        (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+        return 0; /* overlong, surrogate or out of range */
+    return n;
+}
+
+/* A JSON string; bytes that are not valid UTF-8 become U+FFFD, so every
+ * line parses whatever a message carries. */
+static void json_string(line *l, const char *str)
+{
+    const unsigned char *s = (const unsigned char *)str;
     put(l, "\"", 1);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
+    while (*s) {
+        unsigned char c = *s;
         char esc[8];
         if (c == '"' || c == '\\') {
             esc[0] = '\\';
             esc[1] = (char)c;
             put(l, esc, 2);
+            s++;
         } else if (c < 0x20 || c == 0x7f) {
             snprintf(esc, sizeof(esc), "\\u%04x", c);
             put(l, esc, 6);
+            s++;
+        } else if (c < 0x80) {
+            put(l, (const char *)s, 1);
+            s++;
         } else {
-            put(l, (const char *)&c, 1);
+            size_t n = utf8_len(s);
+            if (n) {
+                put(l, (const char *)s, n);
+                s += n;
+            } else {
+                puts_(l, "\\ufffd");
+                s++;
+            }
         }
     }
     put(l, "\"", 1);

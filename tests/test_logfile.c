@@ -179,6 +179,24 @@ static void observers_format_lines(void **state)
     coil_logfile_close(lf);
 }
 
+/* Bytes that are not UTF-8 (a peer's data in a message) become U+FFFD;
+ * valid multi-byte characters pass. */
+static void json_observer_keeps_lines_valid_utf8(void **state)
+{
+    char p[128];
+    path_in(p, sizeof(p), "utf8.log");
+    coil_logfile *lf;
+    assert_int_equal(coil_logfile_open(&lf, p, NULL), 0);
+    coil_log_json_observer(lf, COIL_LOG_INFO, "s",
+                           "\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xff\xc3 \xed\xa0\x80 \xc0\xaf \xf5\x80\x80\x80");
+    char *s = slurp(p);
+    assert_non_null(strstr(s, "\"text\":\"\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 "
+                              "\\ufffd\\ufffd \\ufffd\\ufffd\\ufffd \\ufffd\\ufffd "
+                              "\\ufffd\\ufffd\\ufffd\\ufffd\"}\n"));
+    free(s);
+    coil_logfile_close(lf);
+}
+
 static void stdout_logfile_never_rotates(void **state)
 {
     coil_logfile *lf;
@@ -240,6 +258,7 @@ int main(void)
         cmocka_unit_test(reopen_after_move_writes_a_new_file),
         cmocka_unit_test(daily_rotates_yesterdays_file),
         cmocka_unit_test(observers_format_lines),
+        cmocka_unit_test(json_observer_keeps_lines_valid_utf8),
         cmocka_unit_test(stdout_logfile_never_rotates),
         cmocka_unit_test(application_defaults_and_observer),
     };

@@ -55,6 +55,17 @@ static void usage(FILE *out)
     fprintf(out, "\n`coild PLUGIN --help` shows a plugin's options.\n");
 }
 
+static bool plugin_named(const char *name)
+{
+    for (size_t k = 0; k < NPLUGINS; k++)
+        if (strcmp(name, plugins[k]->name) == 0)
+            return true;
+    for (size_t k = 0; k < nloaded; k++)
+        if (strcmp(name, loaded[k]->name) == 0)
+            return true;
+    return false;
+}
+
 static int find_command(const coild_config *c, int argc, char **argv, command *cmd)
 {
     const char *name = argv[c->cmd];
@@ -240,6 +251,11 @@ int main(int argc, char **argv)
         const coil_plugin_descriptor *d;
         if (coild_load_plugin(c.plugin_files[i], &d) < 0)
             return 1;
+        if (plugin_named(d->name)) {
+            fprintf(stderr, "coild: plugin %s: a plugin named '%s' exists already\n",
+                    c.plugin_files[i], d->name);
+            return 1;
+        }
         loaded[nloaded++] = d;
     }
     if (rc == COILD_OPTS_HELP) {

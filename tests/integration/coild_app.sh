@@ -132,6 +132,8 @@ expect 1 failing "failed to start: No such file or directory" -y "$BROKEN"
 grep -qF "refusing to start: no configuration" "$WORK/failing.log" || die "the entry point's own reason is lost"
 grep -qF "Server Shut Down." "$WORK/failing.log" && die "a failed application logged 'Server Shut Down.'"
 expect 1 badplugin "does not export coil_plugin" --plugin "$MODS/echo_app.so" echo
+expect 1 twice "a plugin named 'hello' exists already" --plugin "$MODS/hello_plugin.so" \
+    --plugin "$MODS/hello_plugin.so" hello
 expect 1 badlogger "does not export coil_logger_factory" --logger "$MODS/echo_app.so" echo
 expect 2 badapparg "echo_app: unknown argument '--bogus'" -y "$MODS/echo_app.so" --bogus
 # A failing daemonized application: the status reaches the caller.
