@@ -96,4 +96,25 @@ kill -TERM "$client_pid"
 wait_exit "$client_pid" 15 || die "reconnecting_client did not stop on SIGTERM"
 [ "$EXIT_STATUS" -eq 0 ] || die "reconnecting_client exited $EXIT_STATUS"
 
+# Chapter 6: the application module under coild, in the foreground.
+app_port=$(free_port)
+spawn "$WORK/app.log" "$COILD" -n --reactor="$BACKEND" -y "$EX/echo_app.so" \
+    "tcp:$app_port:interface=127.0.0.1"
+app_pid=$SPAWNED_PID
+wait_for_line "$WORK/app.log" "listening on 127.0.0.1:$app_port" "$app_pid" ||
+    die "coild -y echo_app.so did not start"
+reply=$(printf 'from the app\n' | timeout 10 socat -t 5 - "TCP:127.0.0.1:$app_port")
+[ "$reply" = "from the app" ] || die "echo_app replied '$reply'"
+kill -TERM "$app_pid"
+wait_exit "$app_pid" 15 || die "coild -y did not stop"
+[ "$EXIT_STATUS" -eq 0 ] || die "coild -y exited $EXIT_STATUS"
+grep -qF "(TCP Port $app_port Closed)" "$WORK/app.log" || die "no port-closed line"
+# A description that does not parse: coild says why and exits 2.
+set +e
+timeout 20 "$COILD" -n -y "$EX/echo_app.so" "tcp:1:interface=::1" >"$WORK/badapp.log" 2>&1
+rc=$?
+set -e
+[ $rc -eq 2 ] && grep -qF "escaped as" "$WORK/badapp.log" ||
+    die "echo_app with a bad description: exit $rc, $(cat "$WORK/badapp.log")"
+
 log "ok ($BACKEND)"
