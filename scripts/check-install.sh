@@ -37,6 +37,11 @@ LD_LIBRARY_PATH="$tmp/prefix/lib" "$tmp/consumer/build/consumer"
 PKG_CONFIG_PATH="$tmp/prefix/lib/pkgconfig" cc "$tmp/consumer/main.c" -o "$tmp/pc-consumer" \
   $(PKG_CONFIG_PATH="$tmp/prefix/lib/pkgconfig" pkg-config --cflags --libs coil)
 LD_LIBRARY_PATH="$tmp/prefix/lib" "$tmp/pc-consumer"
+# The installed headers, as the README promises: C11 (pedantic) and C++.
+printf '#include <coil/coil.h>\nint main(void) { return 0; }\n' >"$tmp/headers.c"
+cp "$tmp/headers.c" "$tmp/headers.cc"
+cc -std=c11 -pedantic -Wall -Wextra -Werror -I"$tmp/prefix/include" -c "$tmp/headers.c" -o /dev/null
+c++ -std=c++17 -Wall -Wextra -Werror -I"$tmp/prefix/include" -c "$tmp/headers.cc" -o /dev/null
 for f in share/man/man3/coil.3 share/doc/coil/tutorial/README.md share/doc/coil/ENDPOINTS.md; do
   [ -f "$tmp/prefix/$f" ] || { echo "check-install: $f was not installed" >&2; exit 1; }
 done
