@@ -20,6 +20,7 @@
 #include "resolver.h"
 #include "service.h"
 #include "transport.h"
+#include "udp.h"
 #include "version.h"
 
 #endif

@@ -1,0 +1,390 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Datagram ports on every backend: UDP echo of datagrams from 0 bytes to
+ * the largest IPv4 payload, a burst of many datagrams, connected UDP with an
+ * ICMP refusal, write errors, multicast on loopback, UNIX datagram sockets
+ * (server and connected client), and the exactly-once stop callbacks.
+ */
+#include "helpers.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SEED 0x0d6au
+#define BURST 400
+#define BURST_LEN 64
+#define MAX_IPV4_PAYLOAD 65507
+
+typedef struct u_proto {
+    coil_datagram_protocol base;
+    bool echo;
+    int started, stopped, refused;
+    size_t count;          /* datagrams received */
+    t_buf last;            /* the last one */
+    coil_address last_from;
+    bool seen[BURST];      /* burst sequence numbers received */
+    int done_calls;
+} u_proto;
+
+static void u_started(coil_datagram_protocol *p)
+{
+    u_proto *u = (u_proto *)p;
+    assert_non_null(p->transport);
+    u->started++;
+}
+
+static void u_received(coil_datagram_protocol *p, const void *data, size_t len,
+                       const coil_address *from)
+{
+    u_proto *u = (u_proto *)p;
+    u->count++;
+    u->last.len = 0;
+    t_buf_append(&u->last, data, len);
+    u->last_from = *from;
+    if (len == BURST_LEN) {
+        uint32_t seq;
+        memcpy(&seq, data, sizeof(seq));
+        if (seq < BURST)
+            u->seen[seq] = true;
+    }
+    if (u->echo)
+        assert_int_equal(coil_datagram_write(p->transport, data, len, from), 0);
+}
+
+static void u_refused(coil_datagram_protocol *p)
+{
+    ((u_proto *)p)->refused++;
+}
+
+static void u_stopped(coil_datagram_protocol *p)
+{
+    u_proto *u = (u_proto *)p;
+    u->stopped++;
+    assert_int_equal(u->stopped, 1);
+}
+
+static const coil_datagram_protocol_ops u_ops = {
+    .start_protocol = u_started,
+    .datagram_received = u_received,
+    .connection_refused = u_refused,
+    .stop_protocol = u_stopped,
+};
+
+static void u_init(u_proto *u, bool echo)
+{
+    memset(u, 0, sizeof(*u));
+    u->base.ops = &u_ops;
+    u->echo = echo;
+}
+
+static void on_done(void *arg)
+{
+    ((u_proto *)arg)->done_calls++;
+}
+
+/* Stop, wait for stop_protocol and done, and check each ran once. */
+static void stop_port(coil_reactor *r, u_proto *u)
+{
+    coil_datagram_port *port = u->base.transport;
+    coil_datagram_stop_listening(port, on_done, u);
+    coil_datagram_stop_listening(port, on_done, u); /* idempotent */
+    T_RUN_UNTIL(r, u->done_calls == 1, 10);
+    assert_int_equal(u->stopped, 1);
+    t_buf_free(&u->last);
+}
+
+static coil_datagram_port *listen_loopback(coil_reactor *r, u_proto *u, coil_address *where)
+{
+    coil_address a;
+    coil_address_from_ip(&a, "127.0.0.1", 0);
+    coil_datagram_port *port = NULL;
+    assert_int_equal(coil_listen_udp(r, &a, &u->base, &port), 0);
+    assert_non_null(port);
+    assert_int_equal(u->started, 1);
+    assert_ptr_equal(u->base.transport, port);
+    assert_int_equal(coil_datagram_get_host(port, where), 0);
+    assert_int_not_equal(coil_address_port(where), 0);
+    return port;
+}
+
+/* Room for a burst in both sockets' receive queues (SO_RCVBUFFORCE as root). */
+static void big_rcvbuf(coil_datagram_port *port)
+{
+    int fd = coil_datagram_fileno(port), size = 8 << 20;
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+}
+
+static void udp_echo_sizes(void **state)
+{
+    coil_reactor *r = t_reactor();
+    u_proto srv, cli;
+    u_init(&srv, true);
+    u_init(&cli, false);
+    coil_address saddr, caddr;
+    coil_datagram_port *sp = listen_loopback(r, &srv, &saddr);
+    coil_datagram_port *cp = listen_loopback(r, &cli, &caddr);
+    static const size_t sizes[] = {0, 1, 100, 1472, 8192, 16384, 16385, 40000, MAX_IPV4_PAYLOAD};
+    unsigned char *buf = malloc(MAX_IPV4_PAYLOAD);
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        size_t n = sizes[i];
+        t_fill_pattern(buf, n, SEED + (uint32_t)i, 0);
+        size_t before = cli.count;
+        assert_int_equal(coil_datagram_write(cp, buf, n, &saddr), 0);
+        T_RUN_UNTIL(r, cli.count == before + 1, 10);
+        assert_int_equal(cli.last.len, n);
+        if (n)
+            assert_memory_equal(cli.last.data, buf, n);
+        assert_true(coil_address_equal(&cli.last_from, &saddr));
+        assert_true(coil_address_equal(&srv.last_from, &caddr));
+    }
+    assert_int_equal(srv.count, sizeof(sizes) / sizeof(sizes[0]));
+    /* Too long for UDP. */
+    unsigned char *huge = calloc(1, 70000);
+    assert_int_equal(coil_datagram_write(cp, huge, 70000, &saddr), -EMSGSIZE);
+    free(huge);
+    free(buf);
+    stop_port(r, &cli);
+    stop_port(r, &srv);
+    (void)sp;
+    t_teardown(r);
+}
+
+static void udp_burst(void **state)
+{
+    coil_reactor *r = t_reactor();
+    u_proto srv, cli;
+    u_init(&srv, true);
+    u_init(&cli, false);
+    coil_address saddr, caddr;
+    coil_datagram_port *sp = listen_loopback(r, &srv, &saddr);
+    coil_datagram_port *cp = listen_loopback(r, &cli, &caddr);
+    big_rcvbuf(sp);
+    big_rcvbuf(cp);
+    unsigned char d[BURST_LEN];
+    memset(d, 0xab, sizeof(d));
+    for (uint32_t i = 0; i < BURST; i++) {
+        memcpy(d, &i, sizeof(i));
+        assert_int_equal(coil_datagram_write(cp, d, sizeof(d), &saddr), 0);
+    }
+    T_RUN_UNTIL(r, cli.count == BURST, 20);
+    assert_int_equal(srv.count, BURST);
+    for (int i = 0; i < BURST; i++)
+        assert_true(cli.seen[i]);
+    stop_port(r, &cli);
+    stop_port(r, &srv);
+    t_teardown(r);
+}
+
+/* A UDP port nobody listens on (bound and closed again). */
+static uint16_t closed_udp_port(void)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in sin = {.sin_family = AF_INET};
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(sin);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+    close(fd);
+    return ntohs(sin.sin_port);
+}
+
+static void udp_connected_refused(void **state)
+{
+    coil_reactor *r = t_reactor();
+    u_proto cli;
+    u_init(&cli, false);
+    coil_address caddr, peer, other;
+    coil_datagram_port *cp = listen_loopback(r, &cli, &caddr);
+    assert_int_equal(coil_datagram_write(cp, "x", 1, NULL), -EDESTADDRREQ);
+    assert_int_equal(coil_datagram_get_peer(cp, &peer), -ENOTCONN);
+    coil_address_from_ip(&peer, "127.0.0.1", closed_udp_port());
+    assert_int_equal(coil_datagram_connect(cp, &peer), 0);
+    assert_int_equal(coil_datagram_connect(cp, &peer), -EISCONN);
+    coil_address got;
+    assert_int_equal(coil_datagram_get_peer(cp, &got), 0);
+    assert_true(coil_address_equal(&got, &peer));
+    coil_address_from_ip(&other, "127.0.0.1", 9);
+    assert_int_equal(coil_datagram_write(cp, "x", 1, &other), -EISCONN);
+    /* The port is closed: the ICMP error comes back as a refusal. */
+    assert_int_equal(coil_datagram_write(cp, "ping", 4, NULL), 0);
+    T_RUN_UNTIL(r, cli.refused >= 1, 10);
+    assert_int_equal(cli.count, 0);
+    /* Still usable: a peer that appears on that port is heard. */
+    stop_port(r, &cli);
+    t_teardown(r);
+}
+
+static void udp_connected_exchange(void **state)
+{
+    coil_reactor *r = t_reactor();
+    u_proto srv, cli;
+    u_init(&srv, true);
+    u_init(&cli, false);
+    coil_address saddr, caddr;
+    listen_loopback(r, &srv, &saddr);
+    coil_datagram_port *cp = listen_loopback(r, &cli, &caddr);
+    assert_int_equal(coil_datagram_connect(cp, &saddr), 0);
+    assert_int_equal(coil_datagram_write(cp, "hello", 5, NULL), 0);
+    assert_int_equal(coil_datagram_write(cp, "again", 5, &saddr), 0); /* the peer itself */
+    T_RUN_UNTIL(r, cli.count == 2, 10);
+    assert_memory_equal(cli.last.data, "again", 5);
+    assert_int_equal(cli.refused, 0);
+    stop_port(r, &cli);
+    assert_int_equal(coil_datagram_write(cp, "x", 1, NULL), -ENOTCONN);
+    stop_port(r, &srv);
+    t_teardown(r);
+}
+
+static void udp_multicast_loopback(void **state)
+{
+    coil_reactor *r = t_reactor();
+    u_proto m;
+    u_init(&m, false);
+    coil_address any;
+    coil_address_from_ip(&any, "0.0.0.0", 0);
+    coil_datagram_port *mp = NULL;
+    assert_int_equal(coil_listen_multicast(r, &any, &m.base, true, &mp), 0);
+    coil_address host;
+    coil_datagram_get_host(mp, &host);
+    assert_int_equal(coil_datagram_get_loopback(mp), 1);
+    assert_int_equal(coil_datagram_set_loopback(mp, false), 0);
+    assert_int_equal(coil_datagram_get_loopback(mp), 0);
+    assert_int_equal(coil_datagram_set_loopback(mp, true), 0);
+    assert_int_equal(coil_datagram_get_ttl(mp), 1);
+    assert_int_equal(coil_datagram_set_ttl(mp, 2), 0);
+    assert_int_equal(coil_datagram_get_ttl(mp), 2);
+    assert_int_equal(coil_datagram_set_ttl(mp, 300), -EINVAL);
+    assert_int_equal(coil_datagram_join_group(mp, "not-an-ip", NULL), -EINVAL);
+    int rc = coil_datagram_join_group(mp, "239.255.42.99", "127.0.0.1");
+    if (rc == 0)
+        rc = coil_datagram_set_outgoing_interface(mp, "127.0.0.1");
+    coil_address group;
+    coil_address_from_ip(&group, "239.255.42.99", coil_address_port(&host));
+    if (rc == 0)
+        rc = coil_datagram_write(mp, "to the group", 12, &group);
+    if (rc < 0) {
+        printf("multicast on loopback refused here (%s): skipping\n", coil_strerror(rc));
+        stop_port(r, &m);
+        t_teardown(r);
+        skip();
+    }
+    T_RUN_UNTIL(r, m.count == 1, 10);
+    assert_int_equal(m.last.len, 12);
+    assert_memory_equal(m.last.data, "to the group", 12);
+    /* After leaving, the group's datagrams no longer arrive; a direct one
+     * proves the port still works and that nothing else came first. */
+    assert_int_equal(coil_datagram_leave_group(mp, "239.255.42.99", "127.0.0.1"), 0);
+    assert_int_equal(coil_datagram_write(mp, "lost", 4, &group), 0);
+    coil_address direct;
+    coil_address_from_ip(&direct, "127.0.0.1", coil_address_port(&host));
+    assert_int_equal(coil_datagram_write(mp, "direct", 6, &direct), 0);
+    T_RUN_UNTIL(r, m.count >= 2, 10);
+    assert_int_equal(m.count, 2);
+    assert_memory_equal(m.last.data, "direct", 6);
+    stop_port(r, &m);
+    t_teardown(r);
+}
+
+static void unix_path(char *buf, size_t n, const char *tag)
+{
+    snprintf(buf, n, "/tmp/coil-udp-%ld-%s.sock", (long)getpid(), tag);
+    unlink(buf);
+}
+
+static bool exists(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0;
+}
+
+static void unix_datagram_echo(void **state)
+{
+    coil_reactor *r = t_reactor();
+    char spath[108], cpath[108];
+    unix_path(spath, sizeof(spath), "srv");
+    unix_path(cpath, sizeof(cpath), "cli");
+    u_proto srv, cli;
+    u_init(&srv, true);
+    u_init(&cli, false);
+    coil_datagram_port *sp = NULL, *cp = NULL;
+    assert_int_equal(coil_listen_unix_datagram(r, spath, 0600, &srv.base, &sp), 0);
+    struct stat st;
+    assert_int_equal(stat(spath, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    /* The file is taken: a second listener fails and leaves it alone. */
+    u_proto dup;
+    u_init(&dup, false);
+    coil_datagram_port *dp = NULL;
+    assert_int_equal(coil_listen_unix_datagram(r, spath, 0, &dup.base, &dp), -EADDRINUSE);
+    assert_int_equal(dup.started, 0);
+    assert_int_equal(coil_connect_unix_datagram(r, spath, cpath, &cli.base, &cp), 0);
+    unsigned char big[60000];
+    t_fill_pattern(big, sizeof(big), SEED, 0);
+    assert_int_equal(coil_datagram_write(cp, big, sizeof(big), NULL), 0);
+    T_RUN_UNTIL(r, cli.count == 1, 10);
+    assert_int_equal(cli.last.len, sizeof(big));
+    assert_memory_equal(cli.last.data, big, sizeof(big));
+    assert_int_equal(coil_datagram_write(cp, "", 0, NULL), 0);
+    T_RUN_UNTIL(r, cli.count == 2, 10);
+    assert_int_equal(cli.last.len, 0);
+    char host[128];
+    assert_true(coil_address_host(&srv.last_from, host, sizeof(host)) > 0);
+    assert_string_equal(host, cpath);
+    stop_port(r, &cli);
+    assert_false(exists(cpath));
+    stop_port(r, &srv);
+    assert_false(exists(spath));
+    t_teardown(r);
+}
+
+static void unix_datagram_connect_failure(void **state)
+{
+    coil_reactor *r = t_reactor();
+    u_proto cli;
+    u_init(&cli, false);
+    coil_datagram_port *cp = NULL;
+    char cpath[108];
+    unix_path(cpath, sizeof(cpath), "nobody");
+    assert_int_equal(coil_connect_unix_datagram(r, "/nonexistent/x.sock", cpath, &cli.base, &cp),
+                     -ENOENT);
+    assert_false(exists(cpath));
+    assert_int_equal(cli.started, 0);
+    assert_int_equal(coil_listen_unix_datagram(r, "/nonexistent/dir/x.sock", 0, &cli.base, &cp),
+                     -ENOENT);
+    t_teardown(r);
+}
+
+/* Ports still open when the reactor is freed get stop_protocol too. */
+static void udp_closed_by_reactor_free(void **state)
+{
+    coil_reactor *r = t_reactor();
+    u_proto a;
+    u_init(&a, false);
+    coil_address where;
+    listen_loopback(r, &a, &where);
+    coil_reactor_free(r);
+    assert_int_equal(a.stopped, 1);
+    t_buf_free(&a.last);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(udp_echo_sizes),
+        cmocka_unit_test(udp_burst),
+        cmocka_unit_test(udp_connected_refused),
+        cmocka_unit_test(udp_connected_exchange),
+        cmocka_unit_test(udp_multicast_loopback),
+        cmocka_unit_test(unix_datagram_echo),
+        cmocka_unit_test(unix_datagram_connect_failure),
+        cmocka_unit_test(udp_closed_by_reactor_free),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
