@@ -11,7 +11,8 @@
  * one peer after coil_datagram_connect().
  *
  * Lifetimes: the protocol is the caller's (user-embedded, as
- * coil_protocol). coil calls start_protocol() once listening and
+ * coil_protocol); one protocol serves one port. coil calls start_protocol()
+ * once listening and
  * stop_protocol() exactly once, last, from the loop after the socket is
  * closed (stop_listening, reactor shutdown, coil_reactor_free); after
  * stop_protocol() returns coil never touches the protocol again, so it may
@@ -20,7 +21,8 @@
  * Writes are sent at once with one sendmsg (MSG_DONTWAIT): a datagram is
  * never queued, and a socket whose send buffer is full reports -EAGAIN
  * (the datagram is dropped, as UDP allows). Every function must be called on
- * the reactor's thread; none calls a protocol callback synchronously.
+ * the reactor's thread; apart from start_protocol() none calls a protocol
+ * callback synchronously.
  */
 #ifndef COIL_UDP_H
 #define COIL_UDP_H
@@ -29,8 +31,10 @@
 #include <stddef.h>
 
 #include "address.h"
+#include "endpoint_desc.h"
 #include "export.h"
 #include "reactor.h"
+#include "service.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -65,9 +69,11 @@ struct coil_datagram_protocol {
 
 /* Bind a UDP socket to `addr` (coil_address_from_ip(); port 0 picks a free
  * one; "0.0.0.0" or "::" for every address) and deliver its datagrams to
- * `p`. On error nothing is left open and the error says why (-EADDRINUSE,
- * -EACCES, ...); coil also logs "Couldn't listen on ADDR: REASON." at WARN.
- * On success *out is the port and start_protocol() runs from the loop. */
+ * `p`. On error nothing is left open, `p` is not called, and the error says
+ * why (-EADDRINUSE, -EACCES, ...); coil also logs "Couldn't listen on ADDR:
+ * REASON." at WARN. On success *out is the port and start_protocol() has
+ * run, inside this call as in Twisted's listenUDP (the one callback coil
+ * makes from inside a call). */
 COIL_API int coil_listen_udp(coil_reactor *r, const coil_address *addr, coil_datagram_protocol *p,
                              coil_datagram_port **out);
 /* As coil_listen_udp() for multicast (Twisted's listenMulticast): loopback
@@ -139,6 +145,68 @@ COIL_API int coil_datagram_fileno(const coil_datagram_port *port);
  * calls do nothing (their `done` is not called). */
 COIL_API void coil_datagram_stop_listening(coil_datagram_port *port, void (*done)(void *arg),
                                            void *arg);
+
+/* ------------------------------------------------------------------------
+ * Services (Twisted's UDPServer, MulticastServer, UNIXDatagramServer and
+ * UNIXDatagramClient): the service form of the calls above. Starting the
+ * service listens (errors are returned and logged; the service stays
+ * stopped); stopping it fires once the socket is closed and the protocol's
+ * stop_protocol() ran. The port belongs to the service while it runs: stop
+ * the service, not the port. The service only borrows the protocol and the
+ * paths, which must outlive it; a stopped service may be started again.
+ */
+typedef enum coil_datagram_service_kind {
+    COIL_DATAGRAM_SERVICE_UDP = 1,
+    COIL_DATAGRAM_SERVICE_MULTICAST,
+    COIL_DATAGRAM_SERVICE_UNIX_SERVER,
+    COIL_DATAGRAM_SERVICE_UNIX_CLIENT,
+} coil_datagram_service_kind;
+
+typedef struct coil_datagram_service {
+    coil_service service;
+    coil_reactor *reactor;
+    coil_datagram_service_kind kind;
+    coil_address addr;                /* UDP and multicast: where to bind */
+    bool listen_multiple;             /* multicast */
+    const char *path;                 /* UNIX: the socket (server) or the peer (client) */
+    const char *bind_path;            /* UNIX client: its own address, or NULL */
+    unsigned mode;                    /* UNIX server: 0 is 0666 */
+    coil_datagram_protocol *protocol; /* borrowed */
+    coil_datagram_port *port;         /* while running */
+} coil_datagram_service;
+
+COIL_API void coil_udp_service_init(coil_datagram_service *s, coil_reactor *r,
+                                    const coil_address *addr, coil_datagram_protocol *p);
+COIL_API void coil_multicast_service_init(coil_datagram_service *s, coil_reactor *r,
+                                          const coil_address *addr, coil_datagram_protocol *p,
+                                          bool listen_multiple);
+COIL_API void coil_unix_datagram_server_init(coil_datagram_service *s, coil_reactor *r,
+                                             const char *path, unsigned mode,
+                                             coil_datagram_protocol *p);
+COIL_API void coil_unix_datagram_client_init(coil_datagram_service *s, coil_reactor *r,
+                                             const char *path, const char *bind_path,
+                                             coil_datagram_protocol *p);
+
+/* ------------------------------------------------------------------------
+ * From description strings: "udp:PORT:interface=ADDR" (coil's datagram
+ * endpoint type: port 0 picks a free one, interface "" is every IPv4
+ * address, "::" every IPv6 and IPv4 address) or a "unix:" server
+ * description (a UNIX datagram socket at its address, with its mode).
+ */
+
+/* Listen for datagrams as parsed description `d` says. On failure *out is
+ * untouched and err (if errlen > 0) says why in one line: "tcp: not a
+ * datagram endpoint type (udp or unix)", "udp: invalid interface 'x' (must
+ * be an IP address)", or the listen error ("Couldn't listen on
+ * 127.0.0.1:53: Permission denied."). Returns 0 or the negative error
+ * (COIL_EBADDESC for a description that cannot work). */
+COIL_API int coil_datagram_listen_desc(coil_reactor *r, const coil_server_desc *d,
+                                       coil_datagram_protocol *p, coil_datagram_port **out,
+                                       char *err, size_t errlen);
+/* Parse `desc` and listen (as coil_datagram_listen_desc()). */
+COIL_API int coil_datagram_listen_string(coil_reactor *r, const char *desc,
+                                         coil_datagram_protocol *p, coil_datagram_port **out,
+                                         char *err, size_t errlen);
 
 #ifdef __cplusplus
 }
