@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * TCP port forwarding. Each accepted connection ("inbound") gets a pair:
- * it stops reading, the pair connects to the target ("outbound"), and once
- * connected each side writes what the other reads.
+ * TCP port forwarding. Each accepted connection ("inbound") gets a
+ * pair that connects to the target ("outbound"); once connected each side
+ * writes what the other reads. While the connect is pending, what the
+ * client sends is kept (up to PENDING_MAX, then its reading pauses) and so
+ * is its FIN; reading goes on so that a client that resets or leaves is
+ * noticed and the connect is cancelled.
  *
  * Back-pressure: each transport is registered as the other's streaming
  * producer, so when one side's write queue passes its high-water mark coil
@@ -21,6 +24,8 @@
 #include "forward.h"
 
 #define SYS "coild.proxy"
+/* Bytes kept from the client before the target is connected. */
+#define PENDING_MAX 65536
 
 typedef struct side {
     coil_protocol base;
@@ -32,6 +37,8 @@ struct coild_forward_pair {
     side in, out;
     coild_forward *fwd;
     coil_deferred *connecting; /* our reference while the connect is pending */
+    char *pending;             /* client bytes read before the target connected */
+    size_t pending_len;
     coild_forward_pair *prev, *next;
     int refs; /* the inbound until lost, the outbound (or its connect) until lost/failed */
 };
@@ -55,6 +62,7 @@ static void unref(coild_forward_pair *p)
     if (p->next)
         p->next->prev = p->prev;
     f->live--;
+    free(p->pending);
     free(p);
 }
 
@@ -63,9 +71,32 @@ static void unref(coild_forward_pair *p)
 static void join(coild_forward_pair *p)
 {
     coil_transport *in = p->in.base.transport, *out = p->out.base.transport;
+    if (p->pending_len)
+        coil_transport_write(out, p->pending, p->pending_len);
+    free(p->pending);
+    p->pending = NULL;
+    p->pending_len = 0;
     coil_transport_register_producer(in, coil_transport_producer(out), true);
     coil_transport_register_producer(out, coil_transport_producer(in), true);
+    if (p->in.eof)
+        coil_transport_lose_write_connection(out);
     coil_transport_resume_reading(in);
+}
+
+/* Client bytes that arrive before the target is connected. */
+static void keep_pending(side *s, const void *data, size_t len)
+{
+    coild_forward_pair *p = s->pair;
+    char *b = realloc(p->pending, p->pending_len + len);
+    if (!b) {
+        coil_transport_abort_connection(s->base.transport);
+        return;
+    }
+    memcpy(b + p->pending_len, data, len);
+    p->pending = b;
+    p->pending_len += len;
+    if (p->pending_len >= PENDING_MAX)
+        coil_transport_pause_reading(s->base.transport);
 }
 
 /* Neither side reads any more: drop the producers (a paused producer would
@@ -81,9 +112,12 @@ static void finish(coild_forward_pair *p)
 
 static void side_data(coil_protocol *proto, const void *data, size_t len)
 {
-    coil_transport *o = other_transport((side *)proto);
+    side *s = (side *)proto;
+    coil_transport *o = other_transport(s);
     if (o)
         coil_transport_write(o, data, len);
+    else if (s->pair->connecting)
+        keep_pending(s, data, len);
 }
 
 static void side_eof(coil_protocol *proto)
@@ -91,6 +125,8 @@ static void side_eof(coil_protocol *proto)
     side *s = (side *)proto;
     coild_forward_pair *p = s->pair;
     s->eof = true;
+    if (p->connecting)
+        return; /* passed on once connected (join) */
     coil_transport *o = other_transport(s);
     if (!o) {
         coil_transport_lose_connection(proto->transport);
@@ -172,8 +208,6 @@ static void in_made(coil_protocol *proto)
     side *s = (side *)proto;
     coild_forward_pair *p = s->pair;
     s->made = true;
-    /* Nothing is read until the target is connected. */
-    coil_transport_pause_reading(proto->transport);
     p->refs++;
     coil_deferred *d = coil_connect_protocol(p->fwd->target, &p->out.base);
     if (!d) {
@@ -211,6 +245,14 @@ void coild_forward_init(coild_forward *f, coil_client_endpoint *target)
     memset(f, 0, sizeof(*f));
     f->base.ops = &forward_factory_ops;
     f->target = target;
+}
+
+size_t coild_forward_pending_bytes(const coild_forward *f)
+{
+    size_t n = 0;
+    for (coild_forward_pair *p = f->pairs; p; p = p->next)
+        n += p->pending_len;
+    return n;
 }
 
 size_t coild_forward_transports(const coild_forward *f, coil_transport **out, size_t max)

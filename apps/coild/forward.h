@@ -30,4 +30,7 @@ void coild_forward_init(coild_forward *f, coil_client_endpoint *target);
  * the tests' memory accounting. */
 size_t coild_forward_transports(const coild_forward *f, coil_transport **out, size_t max);
 
+/* Client bytes kept while connects are pending (at most 64 KiB a pair). */
+size_t coild_forward_pending_bytes(const coild_forward *f);
+
 #endif
