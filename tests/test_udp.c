@@ -45,7 +45,8 @@ static void u_received(coil_datagram_protocol *p, const void *data, size_t len,
     u_proto *u = (u_proto *)p;
     u->count++;
     u->last.len = 0;
-    t_buf_append(&u->last, data, len);
+    if (len)
+        t_buf_append(&u->last, data, len);
     u->last_from = *from;
     if (len == BURST_LEN) {
         uint32_t seq;
@@ -236,8 +237,11 @@ static void udp_connected_exchange(void **state)
     T_RUN_UNTIL(r, cli.count == 2, 10);
     assert_memory_equal(cli.last.data, "again", 5);
     assert_int_equal(cli.refused, 0);
-    stop_port(r, &cli);
+    /* Stopped but not yet closed: the port refuses writes. */
+    coil_datagram_stop_listening(cp, on_done, &cli);
     assert_int_equal(coil_datagram_write(cp, "x", 1, NULL), -ENOTCONN);
+    assert_int_equal(coil_datagram_fileno(cp), -EBADF);
+    stop_port(r, &cli);
     stop_port(r, &srv);
     t_teardown(r);
 }
