@@ -67,7 +67,7 @@ static void u_stopped(coil_datagram_protocol *p)
 {
     u_proto *u = (u_proto *)p;
     u->stopped++;
-    assert_int_equal(u->stopped, 1);
+    assert_int_equal(u->stopped, u->started); /* once per port */
 }
 
 static const coil_datagram_protocol_ops u_ops = {
@@ -378,6 +378,166 @@ static void udp_closed_by_reactor_free(void **state)
     t_buf_free(&a.last);
 }
 
+
+/* ---- services ------------------------------------------------------------ */
+
+static void wait_stopped(coil_reactor *r, coil_service *s)
+{
+    t_outcome o = {0};
+    t_watch(coil_service_stop(s), &o);
+    T_RUN_UNTIL(r, o.fired, 10);
+    assert_false(o.failed);
+    assert_false(s->running);
+}
+
+static void udp_service_start_stop(void **state)
+{
+    coil_reactor *r = t_reactor();
+    u_proto srv, cli;
+    u_init(&srv, true);
+    coil_address a, saddr, caddr;
+    coil_address_from_ip(&a, "127.0.0.1", 0);
+    coil_datagram_service s;
+    coil_udp_service_init(&s, r, &a, &srv.base);
+    for (int round = 1; round <= 2; round++) { /* a stopped service starts again */
+        assert_int_equal(coil_service_start(&s.service), 0);
+        assert_true(s.service.running);
+        assert_non_null(s.port);
+        assert_int_equal(srv.started, round);
+        coil_datagram_get_host(s.port, &saddr);
+        u_init(&cli, false);
+        coil_datagram_port *cp = listen_loopback(r, &cli, &caddr);
+        assert_int_equal(coil_datagram_write(cp, "svc", 3, &saddr), 0);
+        T_RUN_UNTIL(r, cli.count == 1, 10);
+        assert_int_equal(srv.count, (size_t)round);
+        stop_port(r, &cli);
+        wait_stopped(r, &s.service);
+        assert_null(s.port);
+        assert_int_equal(srv.stopped, round);
+    }
+    coil_service_fini(&s.service);
+    t_buf_free(&srv.last);
+    t_teardown(r);
+}
+
+static void udp_service_start_failure(void **state)
+{
+    coil_reactor *r = t_reactor();
+    u_proto a, b;
+    u_init(&a, false);
+    u_init(&b, false);
+    coil_address where;
+    listen_loopback(r, &a, &where);
+    coil_datagram_service s;
+    coil_udp_service_init(&s, r, &where, &b.base); /* the same port: taken */
+    assert_int_equal(coil_service_start(&s.service), -EADDRINUSE);
+    assert_false(s.service.running);
+    assert_null(s.port);
+    assert_int_equal(b.started, 0);
+    wait_stopped(r, &s.service); /* stopping a stopped service fires at once */
+    coil_service_fini(&s.service);
+    stop_port(r, &a);
+    t_teardown(r);
+}
+
+/* UNIX datagram server and client services under one parent, started in
+ * order and stopped in reverse; a multicast service beside them. */
+static void datagram_services_tree(void **state)
+{
+    coil_reactor *r = t_reactor();
+    char spath[108], cpath[108];
+    unix_path(spath, sizeof(spath), "svc-srv");
+    unix_path(cpath, sizeof(cpath), "svc-cli");
+    u_proto srv, cli, mc;
+    u_init(&srv, true);
+    u_init(&cli, false);
+    u_init(&mc, false);
+    coil_service root = {0};
+    coil_datagram_service server, client, multicast;
+    coil_unix_datagram_server_init(&server, r, spath, 0600, &srv.base);
+    coil_unix_datagram_client_init(&client, r, spath, cpath, &cli.base);
+    coil_address any;
+    coil_address_from_ip(&any, "0.0.0.0", 0);
+    coil_multicast_service_init(&multicast, r, &any, &mc.base, true);
+    assert_int_equal(coil_service_add(&root, &server.service), 0);
+    assert_int_equal(coil_service_add(&root, &client.service), 0);
+    assert_int_equal(coil_service_add(&root, &multicast.service), 0);
+    assert_int_equal(coil_service_start(&root), 0);
+    assert_true(server.service.running && client.service.running && multicast.service.running);
+    assert_true(exists(spath) && exists(cpath));
+    assert_int_equal(coil_datagram_write(client.port, "through services", 16, NULL), 0);
+    T_RUN_UNTIL(r, cli.count == 1, 10);
+    assert_memory_equal(cli.last.data, "through services", 16);
+    assert_int_equal(coil_datagram_get_ttl(multicast.port), 1);
+    wait_stopped(r, &root);
+    assert_int_equal(srv.stopped, 1);
+    assert_int_equal(cli.stopped, 1);
+    assert_int_equal(mc.stopped, 1);
+    assert_false(exists(spath) || exists(cpath));
+    coil_service_fini(&root);
+    t_buf_free(&srv.last);
+    t_buf_free(&cli.last);
+    t_teardown(r);
+}
+
+/* A service run under the reactor stops at shutdown. */
+static void stop_soon(void *arg)
+{
+    coil_reactor_stop(arg);
+}
+
+static void udp_service_run_under(void **state)
+{
+    coil_reactor *r = t_reactor();
+    u_proto srv;
+    u_init(&srv, false);
+    coil_address a;
+    coil_address_from_ip(&a, "127.0.0.1", 0);
+    coil_datagram_service s;
+    coil_udp_service_init(&s, r, &a, &srv.base);
+    assert_int_equal(coil_service_run_under(&s.service, r), 0);
+    coil_reactor_call_soon(r, stop_soon, r);
+    assert_int_equal(coil_reactor_run(r), 0);
+    assert_false(s.service.running);
+    assert_int_equal(srv.stopped, 1);
+    coil_service_fini(&s.service);
+    t_teardown(r);
+}
+
+/* "udp:" descriptions listen; stream types are refused with a reason. */
+static void udp_from_description(void **state)
+{
+    coil_reactor *r = t_reactor();
+    u_proto u;
+    u_init(&u, true);
+    coil_datagram_port *port = NULL;
+    char err[256];
+    assert_int_equal(coil_datagram_listen_string(r, "udp:0:interface=127.0.0.1", &u.base, &port,
+                                                 err, sizeof(err)),
+                     0);
+    coil_address host;
+    coil_datagram_get_host(port, &host);
+    char text[COIL_ADDRESS_STRLEN];
+    coil_address_host(&host, text, sizeof(text));
+    assert_string_equal(text, "127.0.0.1");
+    stop_port(r, &u);
+    u_proto v;
+    u_init(&v, false);
+    assert_int_equal(coil_datagram_listen_string(r, "tcp:0", &v.base, &port, err, sizeof(err)),
+                     COIL_EBADDESC);
+    assert_string_equal(err, "tcp: not a datagram endpoint type (udp or unix)");
+    assert_int_equal(coil_datagram_listen_string(r, "udp:0:interface=nowhere", &v.base, &port,
+                                                 err, sizeof(err)),
+                     COIL_EBADDESC);
+    assert_string_equal(err, "udp: invalid interface 'nowhere' (must be an IP address)");
+    coil_server_endpoint *ep = NULL;
+    assert_int_equal(coil_server_from_string(r, "udp:53", &ep, err, sizeof(err)), COIL_EBADDESC);
+    assert_null(ep);
+    assert_non_null(strstr(err, "datagram"));
+    assert_int_equal(v.started, 0);
+    t_teardown(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -389,6 +549,11 @@ int main(void)
         cmocka_unit_test(unix_datagram_echo),
         cmocka_unit_test(unix_datagram_connect_failure),
         cmocka_unit_test(udp_closed_by_reactor_free),
+        cmocka_unit_test(udp_service_start_stop),
+        cmocka_unit_test(udp_service_start_failure),
+        cmocka_unit_test(datagram_services_tree),
+        cmocka_unit_test(udp_service_run_under),
+        cmocka_unit_test(udp_from_description),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
