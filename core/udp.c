@@ -32,6 +32,8 @@ void coil__dgram_on_datagram(coil_datagram_port *u, const void *data, size_t len
 {
     if (u->w.h.closing || !u->proto)
         return;
+    if (len > COIL_DATAGRAM_MAX)
+        len = COIL_DATAGRAM_MAX; /* the same limit on every backend */
     coil_address from;
     if (coil_address_from_sockaddr(&from, name, namelen) < 0)
         memset(&from, 0, sizeof(from));
