@@ -348,6 +348,16 @@ static void unix_datagram_echo(void **state)
     assert_int_equal(coil_datagram_write(cp, "", 0, NULL), 0);
     T_RUN_UNTIL(r, cli.count == 2, 10);
     assert_int_equal(cli.last.len, 0);
+    /* Longer than COIL_DATAGRAM_MAX (UNIX datagrams may be): truncated to
+     * it on every backend, and the echo of that comes back. */
+    unsigned char *huge = malloc(70000);
+    t_fill_pattern(huge, 70000, SEED + 1, 0);
+    assert_int_equal(coil_datagram_write(cp, huge, 70000, NULL), 0);
+    T_RUN_UNTIL(r, cli.count == 3, 10);
+    assert_int_equal(srv.last.len, COIL_DATAGRAM_MAX);
+    assert_int_equal(cli.last.len, COIL_DATAGRAM_MAX);
+    assert_memory_equal(cli.last.data, huge, COIL_DATAGRAM_MAX);
+    free(huge);
     char host[128];
     assert_true(coil_address_host(&srv.last_from, host, sizeof(host)) > 0);
     assert_string_equal(host, cpath);
