@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: MIT
 # `coild udpecho` end to end on $COIL_REACTOR: datagrams through socat
 # (`socat - UDP:127.0.0.1:PORT`), a 30000-byte datagram, varied sizes from
-# 0 bytes and a burst from Python, a UNIX datagram socket, bad --port
-# values, and a clean SIGTERM stop.
+# 0 bytes and a burst from Python, a Twisted DatagramProtocol client, a
+# UNIX datagram socket, bad --port values, and a clean SIGTERM stop.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib.sh
@@ -61,6 +61,50 @@ timeout 60 "$PY" "$HERE/udpclient.py" udp "$PORT" 40 >"$WORK/py.log" 2>&1 ||
     die "python udp client: $(cat "$WORK/py.log")"
 timeout 60 "$PY" "$HERE/udpclient.py" burst "$PORT" 200 >"$WORK/burst.log" 2>&1 ||
     die "python burst: $(cat "$WORK/burst.log")"
+
+# An independent implementation: Twisted's DatagramProtocol, with a
+# connected transport as in Twisted's UDP howto.
+if "$PY" -c 'import twisted.internet.reactor' 2>/dev/null; then
+    cat >"$WORK/tw_udp.py" <<'PYEOF'
+import os, sys
+from twisted.internet import reactor
+from twisted.internet.protocol import DatagramProtocol
+
+port = int(sys.argv[1])
+sizes = [0, 1, 100, 8192]
+state = {"i": 0, "sent": None, "ok": 0}
+
+class Client(DatagramProtocol):
+    def startProtocol(self):
+        self.transport.connect("127.0.0.1", port)
+        self.send()
+    def send(self):
+        state["sent"] = os.urandom(sizes[state["i"]])
+        self.transport.write(state["sent"])
+    def datagramReceived(self, data, addr):
+        if data != state["sent"] or addr != ("127.0.0.1", port):
+            print("mismatch from %r" % (addr,)); reactor.stop(); return
+        state["ok"] += 1
+        state["i"] += 1
+        if state["i"] == len(sizes):
+            reactor.stop()
+        else:
+            self.send()
+    def connectionRefused(self):
+        print("refused"); reactor.stop()
+
+reactor.listenUDP(0, Client())
+reactor.callLater(20, reactor.stop)
+reactor.run()
+print("twisted: %d of %d echoed" % (state["ok"], len(sizes)))
+sys.exit(0 if state["ok"] == len(sizes) else 1)
+PYEOF
+    timeout 60 "$PY" "$WORK/tw_udp.py" "$PORT" >"$WORK/tw.log" 2>&1 ||
+        die "Twisted UDP client: $(cat "$WORK/tw.log")"
+    log "$(tail -1 "$WORK/tw.log")"
+else
+    log "python3-twisted not importable: Twisted leg skipped"
+fi
 stop_udpecho "(UDP Port 127.0.0.1:$PORT Closed)"
 
 # A UNIX datagram socket; its file goes away at the stop.
