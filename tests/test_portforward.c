@@ -221,10 +221,16 @@ static void rig_init(rig *g, size_t up_bytes, size_t down_bytes)
     g->uf = (one_factory){.base.ops = &one_ops, .p = &g->upstream};
 }
 
-/* Listen upstream on `target` (NULL: a fresh port of ours) and forward. */
+/* Listen upstream on `target` (NULL: a fresh port of ours) and forward
+ * (through g->target when the test made one). */
 static void rig_listen(rig *g, const coil_address *target)
 {
     coil_address up;
+    if (g->target) {
+        coild_forward_init(&g->fwd, g->target);
+        g->fwd_port = t_listen_tcp(g->r, &g->fwd.base, &g->fwd_port_no);
+        return;
+    }
     if (target) {
         up = *target;
     } else {
@@ -427,6 +433,91 @@ static void forward_upstream_lost(void **state)
     rig_finish(&g);
 }
 
+
+/* ---- a target whose connect waits for the test ---------------------------- */
+
+/* A client endpoint that holds every connect until gate_open(), then
+ * connects through `inner`: the test decides when the target answers. */
+typedef struct gated {
+    coil_client_endpoint base;
+    coil_client_endpoint *inner;
+    coil_factory *factory;
+    coil_deferred *outer;
+} gated;
+
+static coil_deferred *gated_connect(coil_client_endpoint *ep, coil_factory *f)
+{
+    gated *g = (gated *)ep;
+    assert_null(g->outer); /* one at a time is enough here */
+    coil_factory_do_start(f);
+    g->factory = f;
+    g->outer = coil_deferred_new(NULL, NULL);
+    return coil_deferred_ref(g->outer);
+}
+
+static void gated_free(coil_client_endpoint *ep)
+{
+    gated *g = (gated *)ep;
+    coil_client_endpoint_free(g->inner);
+    free(g);
+}
+
+static const coil_client_endpoint_ops gated_ops = {gated_connect, gated_free};
+
+static void gate_open(gated *g)
+{
+    coil_deferred *d = coil_client_endpoint_connect(g->inner, g->factory);
+    coil_factory_do_stop(g->factory); /* the inner connect holds its own count */
+    coil_deferred_chain(d, g->outer);
+    coil_deferred_unref(d);
+    coil_deferred_unref(g->outer);
+    g->outer = NULL;
+}
+
+/* The client sends (and half-closes) before the target is connected: what
+ * it sent is kept, up to 64 KiB (then reading pauses), and delivered with
+ * its FIN once connected. */
+static void client_first(size_t up_bytes)
+{
+    rig g;
+    rig_init(&g, up_bytes, 1 * MIB);
+    g.upstream.send_after_eof = true;
+    uint16_t port;
+    g.up_port = t_listen_tcp(g.r, &g.uf.base, &port);
+    coil_address up;
+    coil_address_from_ip(&up, "127.0.0.1", port);
+    gated *gate = calloc(1, sizeof(*gate));
+    gate->base = (coil_client_endpoint){.ops = &gated_ops, .reactor = g.r};
+    gate->inner = coil_tcp_client_endpoint_new(g.r, &up, 0, NULL);
+    g.target = &gate->base;
+    rig_listen(&g, NULL);
+    rig_connect(&g);
+    size_t want = up_bytes < 64 * KIB ? up_bytes : 64 * KIB;
+    T_RUN_UNTIL(g.r, gate->outer && g.client.sending_done &&
+                         coild_forward_pending_bytes(&g.fwd) >= want, 10);
+    t_run_for(g.r, 0.05); /* nothing more is taken in meanwhile */
+    size_t kept = coild_forward_pending_bytes(&g.fwd);
+    print_message("kept %zu bytes while connecting\n", kept);
+    assert_true(kept <= 64 * KIB + 64 * KIB); /* the limit plus one read at most */
+    if (up_bytes < 64 * KIB)
+        assert_int_equal(kept, up_bytes);
+    assert_int_equal(g.uf.built, 0);
+    gate_open(gate);
+    rig_run(&g, 60);
+    expect_streams(&g);
+    rig_finish(&g);
+}
+
+static void forward_client_sends_before_connect(void **state)
+{
+    client_first(1000); /* the FIN is read while connecting */
+}
+
+static void forward_client_sends_much_before_connect(void **state)
+{
+    client_first(600 * KIB); /* reading pauses at the limit */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -437,6 +528,8 @@ int main(void)
         cmocka_unit_test(forward_target_refuses),
         cmocka_unit_test(forward_client_leaves_during_connect),
         cmocka_unit_test(forward_upstream_lost),
+        cmocka_unit_test(forward_client_sends_before_connect),
+        cmocka_unit_test(forward_client_sends_much_before_connect),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
