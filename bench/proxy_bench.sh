@@ -132,7 +132,7 @@ stop_proxy() {
 
 results=$tmp/results.jsonl
 : >"$results"
-for rep in $(seq "$reps"); do
+for _ in $(seq "$reps"); do
     for conns in $conns_list; do
         for size in $sizes; do
             for p in "${active[@]}"; do

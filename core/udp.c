@@ -27,8 +27,8 @@ static bool completion_backend(const coil_reactor *r)
 
 /* ---- receiving ----------------------------------------------------------- */
 
-void coil__dgram_on_datagram(coil_datagram_port *u, const void *data, size_t len,
-                             const void *name, socklen_t namelen)
+void coil__dgram_on_datagram(coil_datagram_port *u, const void *data, size_t len, const void *name,
+                             socklen_t namelen)
 {
     if (u->w.h.closing || !u->proto)
         return;
@@ -59,8 +59,8 @@ static void on_readable(coil__watch *w)
     for (int i = 0; i < READS_PER_TURN && !u->w.h.closing; i++) {
         struct sockaddr_storage from;
         struct iovec iov = {.iov_base = u->rbuf, .iov_len = COIL_DATAGRAM_MAX};
-        struct msghdr msg = {.msg_name = &from, .msg_namelen = sizeof(from),
-                             .msg_iov = &iov, .msg_iovlen = 1};
+        struct msghdr msg = {
+            .msg_name = &from, .msg_namelen = sizeof(from), .msg_iov = &iov, .msg_iovlen = 1};
         ssize_t n = recvmsg(u->w.fd, &msg, MSG_DONTWAIT);
         if (n < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK)
@@ -275,8 +275,7 @@ static bool stopped(const coil_datagram_port *u)
     return u->w.h.closing;
 }
 
-int coil_datagram_write(coil_datagram_port *u, const void *data, size_t len,
-                        const coil_address *to)
+int coil_datagram_write(coil_datagram_port *u, const void *data, size_t len, const coil_address *to)
 {
     if (stopped(u))
         return -ENOTCONN;
@@ -419,8 +418,7 @@ int coil_datagram_set_ttl(coil_datagram_port *u, int ttl)
         return -EINVAL;
     if (family_of(u) == AF_INET6)
         return set_int(u, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, ttl);
-    return family_of(u) == AF_INET ? set_int(u, IPPROTO_IP, IP_MULTICAST_TTL, ttl)
-                                   : -EAFNOSUPPORT;
+    return family_of(u) == AF_INET ? set_int(u, IPPROTO_IP, IP_MULTICAST_TTL, ttl) : -EAFNOSUPPORT;
 }
 
 int coil_datagram_get_ttl(coil_datagram_port *u)
@@ -434,8 +432,7 @@ int coil_datagram_set_loopback(coil_datagram_port *u, bool on)
 {
     if (family_of(u) == AF_INET6)
         return set_int(u, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, on);
-    return family_of(u) == AF_INET ? set_int(u, IPPROTO_IP, IP_MULTICAST_LOOP, on)
-                                   : -EAFNOSUPPORT;
+    return family_of(u) == AF_INET ? set_int(u, IPPROTO_IP, IP_MULTICAST_LOOP, on) : -EAFNOSUPPORT;
 }
 
 int coil_datagram_get_loopback(coil_datagram_port *u)

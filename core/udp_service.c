@@ -18,8 +18,7 @@ static int dgram_service_start(coil_service *base)
     case COIL_DATAGRAM_SERVICE_UNIX_SERVER:
         return coil_listen_unix_datagram(s->reactor, s->path, s->mode, s->protocol, &s->port);
     case COIL_DATAGRAM_SERVICE_UNIX_CLIENT:
-        return coil_connect_unix_datagram(s->reactor, s->path, s->bind_path, s->protocol,
-                                          &s->port);
+        return coil_connect_unix_datagram(s->reactor, s->path, s->bind_path, s->protocol, &s->port);
     }
     return -EINVAL;
 }

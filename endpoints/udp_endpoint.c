@@ -11,9 +11,8 @@
 
 #include <coil/coil.h>
 
-int coil_datagram_listen_desc(coil_reactor *r, const coil_server_desc *d,
-                              coil_datagram_protocol *p, coil_datagram_port **out, char *err,
-                              size_t errlen)
+int coil_datagram_listen_desc(coil_reactor *r, const coil_server_desc *d, coil_datagram_protocol *p,
+                              coil_datagram_port **out, char *err, size_t errlen)
 {
     if (err && errlen)
         err[0] = '\0';

@@ -60,14 +60,14 @@ typedef struct peer {
     coil_producer producer; /* pull producer feeding the stream */
     uint32_t send_seed;
     size_t send_total, sent;
-    bool send_after_eof;    /* reply only once the other side finished */
+    bool send_after_eof; /* reply only once the other side finished */
     bool sending_done;
     size_t received;
     uint64_t hash;
-    bool slow;              /* pause after every 128 KiB for 2 ms */
+    bool slow; /* pause after every 128 KiB for 2 ms */
     size_t since_pause;
     coil_delayed_call *resume;
-    int small_rcvbuf;       /* set SO_RCVBUF to this at connection_made */
+    int small_rcvbuf; /* set SO_RCVBUF to this at connection_made */
     bool eof, made, lost;
     int reason;
 } peer;
@@ -99,8 +99,12 @@ static void produce(coil_producer *prod)
     }
 }
 
-static void no_pause(coil_producer *prod) {}
-static void stop_producing(coil_producer *prod) {}
+static void no_pause(coil_producer *prod)
+{
+}
+static void stop_producing(coil_producer *prod)
+{
+}
 static const coil_producer_ops produce_ops = {no_pause, produce, stop_producing};
 
 static void start_sending(peer *p)
@@ -433,7 +437,6 @@ static void forward_upstream_lost(void **state)
     rig_finish(&g);
 }
 
-
 /* ---- a target whose connect waits for the test ---------------------------- */
 
 /* A client endpoint that holds every connect until gate_open(), then
@@ -493,8 +496,9 @@ static void client_first(size_t up_bytes)
     rig_listen(&g, NULL);
     rig_connect(&g);
     size_t want = up_bytes < 64 * KIB ? up_bytes : 64 * KIB;
-    T_RUN_UNTIL(g.r, gate->outer && g.client.sending_done &&
-                         coild_forward_pending_bytes(&g.fwd) >= want, 10);
+    T_RUN_UNTIL(g.r,
+                gate->outer && g.client.sending_done && coild_forward_pending_bytes(&g.fwd) >= want,
+                10);
     t_run_for(g.r, 0.05); /* nothing more is taken in meanwhile */
     size_t kept = coild_forward_pending_bytes(&g.fwd);
     print_message("kept %zu bytes while connecting\n", kept);

@@ -25,10 +25,10 @@ typedef struct u_proto {
     coil_datagram_protocol base;
     bool echo;
     int started, stopped, refused;
-    size_t count;          /* datagrams received */
-    t_buf last;            /* the last one */
+    size_t count; /* datagrams received */
+    t_buf last;   /* the last one */
     coil_address last_from;
-    bool seen[BURST];      /* burst sequence numbers received */
+    bool seen[BURST]; /* burst sequence numbers received */
     int done_calls;
 } u_proto;
 
@@ -385,7 +385,6 @@ static void unix_datagram_connect_failure(void **state)
     t_teardown(r);
 }
 
-
 static void udp_ipv6_echo(void **state)
 {
     coil_reactor *r = t_reactor();
@@ -469,7 +468,6 @@ static void udp_closed_by_reactor_free(void **state)
     assert_int_equal(a.stopped, 1);
     t_buf_free(&a.last);
 }
-
 
 /* ---- services ------------------------------------------------------------ */
 
@@ -618,9 +616,9 @@ static void udp_from_description(void **state)
     assert_int_equal(coil_datagram_listen_string(r, "tcp:0", &v.base, &port, err, sizeof(err)),
                      COIL_EBADDESC);
     assert_string_equal(err, "tcp: not a datagram endpoint type (udp or unix)");
-    assert_int_equal(coil_datagram_listen_string(r, "udp:0:interface=nowhere", &v.base, &port,
-                                                 err, sizeof(err)),
-                     COIL_EBADDESC);
+    assert_int_equal(
+        coil_datagram_listen_string(r, "udp:0:interface=nowhere", &v.base, &port, err, sizeof(err)),
+        COIL_EBADDESC);
     assert_string_equal(err, "udp: invalid interface 'nowhere' (must be an IP address)");
     coil_server_endpoint *ep = NULL;
     assert_int_equal(coil_server_from_string(r, "udp:53", &ep, err, sizeof(err)), COIL_EBADDESC);

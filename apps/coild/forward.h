@@ -15,10 +15,10 @@
 typedef struct coild_forward_pair coild_forward_pair;
 
 typedef struct coild_forward {
-    coil_factory base;             /* give this to a listening port */
-    coil_client_endpoint *target;  /* borrowed: must outlive every pair */
-    coild_forward_pair *pairs;     /* live pairs */
-    size_t live;                   /* pairs not yet freed */
+    coil_factory base;            /* give this to a listening port */
+    coil_client_endpoint *target; /* borrowed: must outlive every pair */
+    coild_forward_pair *pairs;    /* live pairs */
+    size_t live;                  /* pairs not yet freed */
     unsigned long connect_failures;
 } coild_forward;
 

@@ -19,12 +19,13 @@ static coil_client_endpoint *target;
 
 static void proxy_usage(FILE *out)
 {
-    fprintf(out, "Usage: coild [options] proxy --port PORT --target TARGET\n"
-                 "  --port PORT     where to listen, a server endpoint description (default\n"
-                 "                  8000: TCP, all interfaces), e.g. tcp:8000:interface=127.0.0.1\n"
-                 "  --target DESC   where to forward each connection, a client endpoint\n"
-                 "                  description: tcp:host=127.0.0.1:port=9000, tcp:example.com:80,\n"
-                 "                  unix:/run/app.sock (see docs/ENDPOINTS.md)\n");
+    fprintf(out,
+            "Usage: coild [options] proxy --port PORT --target TARGET\n"
+            "  --port PORT     where to listen, a server endpoint description (default\n"
+            "                  8000: TCP, all interfaces), e.g. tcp:8000:interface=127.0.0.1\n"
+            "  --target DESC   where to forward each connection, a client endpoint\n"
+            "                  description: tcp:host=127.0.0.1:port=9000, tcp:example.com:80,\n"
+            "                  unix:/run/app.sock (see docs/ENDPOINTS.md)\n");
 }
 
 static int proxy_start(coil_reactor *r, int argc, char **argv)

@@ -16,7 +16,6 @@ MIB=1048576
 start_coild echo echo
 ECHO_PORT=$COILD_PORT
 ECHO_PID=$COILD_PID
-ECHO_LOG=$COILD_LOG
 start_coild proxy proxy --target "tcp:host=127.0.0.1:port=$ECHO_PORT"
 grep -qF "forwarding to tcp:host=127.0.0.1:port=$ECHO_PORT" "$COILD_LOG" ||
     die "no 'forwarding to' line: $(cat "$COILD_LOG")"
@@ -51,10 +50,12 @@ stop_coild
 # Bad options: usage errors (exit 2) with the reason.
 st=0
 timeout 10 "$COILD" proxy --port tcp:0 >"$WORK/bad1.log" 2>&1 || st=$?
-[ "$st" -eq 2 ] && grep -q "target is required" "$WORK/bad1.log" ||
+if [ "$st" -ne 2 ] || ! grep -q "target is required" "$WORK/bad1.log"; then
     die "missing --target: exit $st: $(cat "$WORK/bad1.log")"
+fi
 st=0
 timeout 10 "$COILD" proxy --port tcp:0 --target bogus:1 >"$WORK/bad2.log" 2>&1 || st=$?
-[ "$st" -eq 2 ] && grep -q "invalid --target" "$WORK/bad2.log" ||
+if [ "$st" -ne 2 ] || ! grep -q "invalid --target" "$WORK/bad2.log"; then
     die "bad --target: exit $st: $(cat "$WORK/bad2.log")"
+fi
 log "ok ($BACKEND)"
