@@ -89,10 +89,10 @@ static int open_socket(int family, int *out)
     return 0;
 }
 
-/* Wrap a bound socket (taken over, also on error), attach `p`, start
- * receiving. */
+/* Wrap a bound (and, with `peer`, connected) socket (taken over, also on
+ * error), attach `p`, start receiving. */
 static int port_start(coil_reactor *r, int fd, coil_datagram_protocol *p, char *unlink_path,
-                      char *unlink_path2, coil_datagram_port **out)
+                      char *unlink_path2, const coil_address *peer, coil_datagram_port **out)
 {
     coil_datagram_port *u = calloc(1, sizeof(*u));
     int rc = u ? coil__handle_init(r, &u->w.h, COIL__H_DGRAM) : -ENOMEM;
@@ -111,6 +111,10 @@ static int port_start(coil_reactor *r, int fd, coil_datagram_protocol *p, char *
     u->w.cb = on_readable;
     u->unlink_path = unlink_path;
     u->unlink_path2 = unlink_path2;
+    if (peer) {
+        u->connected = true;
+        u->peer = *peer;
+    }
     socklen_t len = sizeof(u->host.u);
     if (getsockname(fd, &u->host.u.sa, &len) == 0)
         u->host.len = len;
@@ -169,7 +173,7 @@ static int listen_ip(coil_reactor *r, const coil_address *addr, coil_datagram_pr
         log_cannot_listen(where, rc);
         return rc;
     }
-    return port_start(r, fd, p, NULL, NULL, out);
+    return port_start(r, fd, p, NULL, NULL, NULL, out);
 }
 
 int coil_listen_udp(coil_reactor *r, const coil_address *addr, coil_datagram_protocol *p,
@@ -230,7 +234,7 @@ int coil_listen_unix_datagram(coil_reactor *r, const char *path, unsigned mode,
         log_cannot_listen(where, rc);
         return rc;
     }
-    return port_start(r, fd, p, keep, NULL, out);
+    return port_start(r, fd, p, keep, NULL, NULL, out);
 }
 
 int coil_connect_unix_datagram(coil_reactor *r, const char *path, const char *bind_path,
@@ -258,14 +262,7 @@ int coil_connect_unix_datagram(coil_reactor *r, const char *path, const char *bi
         free(keep);
         return rc;
     }
-    coil_datagram_port *u = NULL;
-    rc = port_start(r, fd, p, NULL, keep, &u);
-    if (rc == 0) {
-        u->connected = true;
-        u->peer = peer;
-        *out = u;
-    }
-    return rc;
+    return port_start(r, fd, p, NULL, keep, &peer, out);
 }
 
 /* ---- sending and connecting ---------------------------------------------- */

@@ -30,6 +30,7 @@ typedef struct u_proto {
     coil_address last_from;
     bool seen[BURST]; /* burst sequence numbers received */
     int done_calls;
+    bool hello_at_start; /* write "hello" (no address) from start_protocol */
 } u_proto;
 
 static void u_started(coil_datagram_protocol *p)
@@ -37,6 +38,8 @@ static void u_started(coil_datagram_protocol *p)
     u_proto *u = (u_proto *)p;
     assert_non_null(p->transport);
     u->started++;
+    if (u->hello_at_start)
+        assert_int_equal(coil_datagram_write(p->transport, "hello", 5, NULL), 0);
 }
 
 static void u_received(coil_datagram_protocol *p, const void *data, size_t len,
@@ -368,6 +371,33 @@ static void unix_datagram_echo(void **state)
     t_teardown(r);
 }
 
+/* A connected client may write from start_protocol already. */
+static void unix_datagram_client_writes_at_start(void **state)
+{
+    coil_reactor *r = t_reactor();
+    char spath[108], cpath[108];
+    unix_path(spath, sizeof(spath), "hello-srv");
+    unix_path(cpath, sizeof(cpath), "hello-cli");
+    u_proto srv, cli;
+    u_init(&srv, true);
+    u_init(&cli, false);
+    cli.hello_at_start = true;
+    coil_datagram_port *sp = NULL, *cp = NULL;
+    assert_int_equal(coil_listen_unix_datagram(r, spath, 0, &srv.base, &sp), 0);
+    assert_int_equal(coil_connect_unix_datagram(r, spath, cpath, &cli.base, &cp), 0);
+    T_RUN_UNTIL(r, cli.count == 1, 10);
+    assert_int_equal(cli.last.len, 5);
+    assert_memory_equal(cli.last.data, "hello", 5);
+    coil_address peer;
+    assert_int_equal(coil_datagram_get_peer(cp, &peer), 0);
+    char host[128];
+    coil_address_host(&peer, host, sizeof(host));
+    assert_string_equal(host, spath);
+    stop_port(r, &cli);
+    stop_port(r, &srv);
+    t_teardown(r);
+}
+
 static void unix_datagram_connect_failure(void **state)
 {
     coil_reactor *r = t_reactor();
@@ -638,6 +668,7 @@ int main(void)
         cmocka_unit_test(udp_multicast_loopback),
         cmocka_unit_test(unix_datagram_echo),
         cmocka_unit_test(unix_datagram_connect_failure),
+        cmocka_unit_test(unix_datagram_client_writes_at_start),
         cmocka_unit_test(udp_closed_by_reactor_free),
         cmocka_unit_test(udp_ipv6_echo),
         cmocka_unit_test(udp_stop_from_callback),
