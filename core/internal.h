@@ -27,6 +27,8 @@
 typedef struct coil__backend_ops coil__backend_ops;
 
 enum coil__handle_type { COIL__H_TRANSPORT = 1, COIL__H_PORT, COIL__H_WATCH };
+/* A datagram port (udp_int.h): begins with a coil__watch. */
+#define COIL__H_DGRAM 4
 
 /* Common header of everything the backend can have operations in flight
  * for. `slot`/`gen` tag io_uring completions: a completion whose generation
@@ -151,6 +153,12 @@ struct coil__backend_ops {
     void (*close)(coil_transport *t); /* -> coil__handle_closed() when drained */
     int (*watch_start)(coil__watch *w);
     void (*watch_close)(coil__watch *w);
+    /* Datagram ports (udp.c). NULL on a readiness backend: the core then
+     * watches the port with watch_start/watch_close and receives itself.
+     * dgram_start arms receiving (0 or a negative errno); dgram_close ends
+     * with coil__handle_closed() once nothing is in flight. */
+    int (*dgram_start)(coil_datagram_port *u);
+    void (*dgram_close)(coil_datagram_port *u);
 };
 
 typedef struct coil__call {

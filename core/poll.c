@@ -334,6 +334,7 @@ static void dispatch(coil__handle *h, short rev)
     case COIL__H_PORT:
         do_accept((coil_port *)h);
         break;
+    case COIL__H_DGRAM: /* a datagram port is a watch with its own callback */
     case COIL__H_WATCH:
         ((coil__watch *)h)->cb((coil__watch *)h);
         break;

@@ -11,6 +11,7 @@
 #endif
 
 #include "internal.h"
+#include "udp_int.h"
 
 void coil_reactor_options_init(coil_reactor_options *o)
 {
@@ -114,6 +115,9 @@ static void run_endgame(coil_reactor *r)
             break;
         case COIL__H_PORT:
             coil__port_endgame((coil_port *)h);
+            break;
+        case COIL__H_DGRAM:
+            coil__dgram_endgame((coil_datagram_port *)h);
             break;
         default:
             free(h);
@@ -609,6 +613,8 @@ static void disconnect_all(coil_reactor *r)
             coil__transport_close((coil_transport *)h, COIL_ESHUTDOWN, false);
         else if (h->type == COIL__H_PORT)
             coil_port_stop_listening((coil_port *)h, NULL, NULL);
+        else if (h->type == COIL__H_DGRAM)
+            coil_datagram_stop_listening((coil_datagram_port *)h, NULL, NULL);
     }
 }
 

@@ -278,6 +278,22 @@ static int server_haproxy(const coil_endpoint_args *a, coil_server_desc *d, char
     return rc;
 }
 
+static const char *const udp_names[] = {"port", "interface"};
+
+/* udp: port, interface="" (a coil type: Twisted has no datagram endpoints;
+ * the arguments are listenUDP's). */
+static int server_udp(const coil_endpoint_args *a, coil_server_desc *d, char *err, size_t n)
+{
+    const char *v[2];
+    d->kind = COIL_SERVER_UDP;
+    int rc = coil_endpoint_bind(a, "udp", udp_names, 2, 2, v, err, n);
+    if (rc == 0)
+        rc = take_port("udp", v[0], 0, &d->u.udp.port, err, n);
+    if (rc == 0)
+        rc = take_str(v[1], "", &d->u.udp.interface, err, n);
+    return rc;
+}
+
 /* ---- client types -------------------------------------------------------- */
 
 static const char *const tcp_client_names[] = {"host",    "port",       "timeout",    "bindAddress",
@@ -417,6 +433,7 @@ static const struct builtin {
     {"unix", server_unix, client_unix}, {"ssl", server_ssl, client_ssl},
     {"systemd", server_systemd, NULL},  {"haproxy", server_haproxy, NULL},
     {"tls", NULL, client_tls},
+    {"udp", server_udp, NULL},
 };
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -755,6 +772,9 @@ void coil_server_desc_free(coil_server_desc *d)
     case COIL_SERVER_PLUGIN:
         if (d->u.plugin.data && d->u.plugin.free_data)
             d->u.plugin.free_data(d->u.plugin.arg, d->u.plugin.data);
+        break;
+    case COIL_SERVER_UDP:
+        free(d->u.udp.interface);
         break;
     }
     free(d);

@@ -270,6 +270,10 @@ int coil_server_endpoint_from_desc(coil_reactor *r, const coil_server_desc *d,
             *out = NULL;
         return plugin_built(rc, *out != NULL, d->type, err, errlen);
     }
+    case COIL_SERVER_UDP:
+        return coil_endpoint_errorf(err, errlen,
+                                    "udp: a datagram endpoint cannot serve a stream protocol "
+                                    "(use coil_datagram_listen_desc(), as coild udpecho does)");
     }
     return coil_endpoint_errorf(err, errlen, "invalid server description");
 }

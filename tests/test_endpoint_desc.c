@@ -1266,6 +1266,43 @@ TEST(lookup)
     assert_int_equal(coil_endpoint_lookup(NULL, COIL_ENDPOINT_SERVER, &t), -EINVAL);
 }
 
+/* ---- server udp (coil's datagram type) ------------------------------------ */
+
+static void check_udp(const char *desc, uint16_t port, const char *iface)
+{
+    char err[256] = "";
+    coil_server_desc *d = NULL;
+    int rc = coil_server_desc_parse(desc, &d, err, sizeof(err));
+    if (rc != 0)
+        fail_msg("server '%s' failed: %d %s", desc, rc, err);
+    assert_int_equal(d->kind, COIL_SERVER_UDP);
+    assert_string_equal(d->type, "udp");
+    assert_int_equal(d->u.udp.port, port);
+    assert_string_equal(d->u.udp.interface, iface);
+    coil_server_desc_free(d);
+}
+
+TEST(server_udp)
+{
+    check_udp("udp:9999", 9999, "");
+    check_udp("UDP:0", 0, "");
+    check_udp("udp:53:interface=127.0.0.1", 53, "127.0.0.1");
+    check_udp("udp:53:\\:\\:1", 53, "::1");
+    check_udp("udp:interface=\\:\\::port=5353", 5353, "::");
+    server_fails("udp", "udp: missing port");
+    server_fails("udp:65536", "udp: invalid port '65536' (must be an integer 0-65535)");
+    server_fails("udp:53:backlog=5", "udp: unknown argument 'backlog'");
+    server_fails("udp:53:lo:x", "udp: too many positional arguments (at most 2)");
+    server_fails("udp:53:port=54", "udp: argument 'port' given twice");
+    char err[256] = "";
+    coil_client_desc *c = NULL;
+    assert_int_equal(coil_client_desc_parse("udp:127.0.0.1:53", &c, err, sizeof(err)),
+                     COIL_EBADDESC);
+    assert_string_equal(err, "Unknown endpoint type: 'udp' (udp is a server endpoint type)");
+    assert_int_equal(coil_endpoint_lookup("udp", COIL_ENDPOINT_SERVER, NULL),
+                     COIL_ENDPOINT_BUILTIN);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1372,6 +1409,7 @@ int main(void)
         cmocka_unit_test(unregister),
         cmocka_unit_test(parsed_description_outlives_unregister),
         cmocka_unit_test(lookup),
+        cmocka_unit_test(server_udp),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

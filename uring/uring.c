@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "udp_int.h"
 
 #define SYS "coil.uring"
 #define BGID 0
@@ -42,6 +43,7 @@ enum op {
     OP_LINK_TIMEOUT,
     OP_CANCEL,
     OP_POLL,
+    OP_RECVMSG, /* datagram ports */
 };
 
 enum { IDLE = 0, ACTIVE, CANCELLING }; /* multishot recv/accept state */
@@ -55,6 +57,10 @@ typedef struct uring_state {
     int mask;
     size_t zc_threshold;
     bool overflow_logged;
+    /* Datagram ports: their own buffer group, made with the first one. */
+    struct io_uring_buf_ring *dbr;
+    char *dbufs;
+    int dmask;
 } uring_state;
 
 typedef struct connect_ctx {
@@ -189,6 +195,8 @@ static int probe(uring_state *s)
     return ok ? 0 : COIL_ENOURING;
 }
 
+static void free_dgram_ring(uring_state *s);
+
 static void free_state(uring_state *s, bool ring_up)
 {
     if (ring_up)
@@ -197,6 +205,7 @@ static void free_state(uring_state *s, bool ring_up)
         munmap(s->br, s->br_bytes);
     if (s->bufs)
         munmap(s->bufs, (size_t)s->nbufs * s->bufsz);
+    free_dgram_ring(s);
     free(s);
 }
 
@@ -253,6 +262,8 @@ static void maybe_finish_close(coil__handle *h)
         close(t->fd);
     } else if (h->type == COIL__H_PORT) {
         close(((coil_port *)h)->fd);
+    } else if (h->type == COIL__H_DGRAM) {
+        close(((coil_datagram_port *)h)->w.fd);
     } else {
         return; /* watches are torn down at fini */
     }
@@ -487,6 +498,132 @@ static void uring_watch_close(coil__watch *w)
     (void)w; /* the ring's teardown cancels the poll */
 }
 
+/* ---- datagrams ----------------------------------------------------------- */
+
+/* Datagram ports receive with multishot recvmsg into a buffer group of
+ * their own: each buffer holds the io_uring_recvmsg_out header, the
+ * sender's address and a whole datagram of up to COIL_DATAGRAM_MAX bytes
+ * (the stream group's 16 KiB buffers would truncate). Made with the first
+ * datagram port, so programs without UDP never pay for it. */
+#define DGRAM_BGID 1
+#define DGRAM_NBUFS 64u
+#define DGRAM_BUFSZ (COIL_DATAGRAM_MAX + 1 + 256u)
+
+static size_t dgram_ring_bytes(void)
+{
+    return DGRAM_NBUFS * sizeof(struct io_uring_buf);
+}
+
+static void free_dgram_ring(uring_state *s)
+{
+    if (s->dbr)
+        munmap(s->dbr, dgram_ring_bytes());
+    if (s->dbufs)
+        munmap(s->dbufs, (size_t)DGRAM_NBUFS * DGRAM_BUFSZ);
+    s->dbr = NULL;
+    s->dbufs = NULL;
+}
+
+static void dgram_recycle(uring_state *s, unsigned bid)
+{
+    io_uring_buf_ring_add(s->dbr, s->dbufs + (size_t)bid * DGRAM_BUFSZ, DGRAM_BUFSZ,
+                          (unsigned short)bid, s->dmask, 0);
+    io_uring_buf_ring_advance(s->dbr, 1);
+}
+
+static int dgram_ring(uring_state *s)
+{
+    if (s->dbr)
+        return 0;
+    void *ring = mmap(NULL, dgram_ring_bytes(), PROT_READ | PROT_WRITE,
+                      MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+    if (ring == MAP_FAILED)
+        return -errno;
+    char *bufs = mmap(NULL, (size_t)DGRAM_NBUFS * DGRAM_BUFSZ, PROT_READ | PROT_WRITE,
+                      MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+    if (bufs == MAP_FAILED) {
+        int rc = -errno;
+        munmap(ring, dgram_ring_bytes());
+        return rc;
+    }
+    struct io_uring_buf_reg reg = {.ring_addr = (uintptr_t)ring, .ring_entries = DGRAM_NBUFS,
+                                   .bgid = DGRAM_BGID};
+    int rc = io_uring_register_buf_ring(&s->ring, &reg, 0);
+    if (rc < 0) {
+        munmap(ring, dgram_ring_bytes());
+        munmap(bufs, (size_t)DGRAM_NBUFS * DGRAM_BUFSZ);
+        return rc;
+    }
+    s->dbr = ring;
+    s->dbufs = bufs;
+    io_uring_buf_ring_init(s->dbr);
+    s->dmask = io_uring_buf_ring_mask(DGRAM_NBUFS);
+    for (unsigned i = 0; i < DGRAM_NBUFS; i++)
+        io_uring_buf_ring_add(s->dbr, s->dbufs + (size_t)i * DGRAM_BUFSZ, DGRAM_BUFSZ,
+                              (unsigned short)i, s->dmask, (int)i);
+    io_uring_buf_ring_advance(s->dbr, (int)DGRAM_NBUFS);
+    return 0;
+}
+
+static void arm_recvmsg(coil_datagram_port *u)
+{
+    struct io_uring_sqe *sqe = op_sqe(&u->w.h, OP_RECVMSG);
+    if (!sqe)
+        return;
+    io_uring_prep_recvmsg_multishot(sqe, u->w.fd, &u->msg, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = DGRAM_BGID;
+    u->recv_active = true;
+}
+
+static int uring_dgram_start(coil_datagram_port *u)
+{
+    int rc = dgram_ring(state(u->w.h.r));
+    if (rc < 0)
+        return rc;
+    set_blocking(u->w.fd); /* sends use MSG_DONTWAIT */
+    /* The kernel fills in the name (up to this much) and no control data. */
+    u->msg.msg_namelen = sizeof(struct sockaddr_storage);
+    u->msg.msg_controllen = 0;
+    arm_recvmsg(u);
+    return 0;
+}
+
+static void uring_dgram_close(coil_datagram_port *u)
+{
+    if (u->w.h.inflight > 0)
+        cancel_all(&u->w.h, u->w.fd);
+    maybe_finish_close(&u->w.h);
+}
+
+static void on_recvmsg(coil_reactor *r, coil_datagram_port *u, int res, unsigned flags)
+{
+    uring_state *s = state(r);
+    bool more = flags & IORING_CQE_F_MORE;
+    if (!more)
+        u->recv_active = false;
+    if (flags & IORING_CQE_F_BUFFER) {
+        unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
+        void *buf = s->dbufs + (size_t)bid * DGRAM_BUFSZ;
+        struct io_uring_recvmsg_out *out = res >= 0 ? io_uring_recvmsg_validate(buf, res, &u->msg)
+                                                    : NULL;
+        if (out) {
+            socklen_t namelen = out->namelen < u->msg.msg_namelen ? out->namelen
+                                                                   : u->msg.msg_namelen;
+            coil__dgram_on_datagram(u, io_uring_recvmsg_payload(out, &u->msg),
+                                    io_uring_recvmsg_payload_length(out, res, &u->msg),
+                                    io_uring_recvmsg_name(out), namelen);
+        }
+        dgram_recycle(s, bid); /* after the callback: it read the buffer in place */
+    } else if (res == -ENOBUFS) {
+        r->stats.enobufs++; /* the datagrams wait in the socket; re-armed below */
+    } else if (res < 0 && res != -ECANCELED) {
+        coil__dgram_on_error(u, res); /* e.g. ICMP refused on a connected port */
+    }
+    if (!more && !u->recv_active && !u->w.h.closing)
+        arm_recvmsg(u);
+}
+
 /* ---- completions --------------------------------------------------------- */
 
 typedef struct cqe_copy {
@@ -532,6 +669,9 @@ static void dispatch(coil_reactor *r, const cqe_copy *c)
             uring_watch_start(w);
         break;
     }
+    case OP_RECVMSG:
+        on_recvmsg(r, (coil_datagram_port *)h, c->res, c->flags);
+        break;
     case OP_LINK_TIMEOUT:
     case OP_CANCEL:
         break;
@@ -605,4 +745,6 @@ const coil__backend_ops coil__uring_backend = {
     .close = uring_close,
     .watch_start = uring_watch_start,
     .watch_close = uring_watch_close,
+    .dgram_start = uring_dgram_start,
+    .dgram_close = uring_dgram_close,
 };

@@ -26,7 +26,10 @@
 #include "plugin.h"
 #include "runner.h"
 
-static const coild_plugin *const plugins[] = {&coild_echo_plugin, &coild_qotd_plugin};
+static const coild_plugin *const plugins[] = {&coild_echo_plugin, &coild_qotd_plugin,
+                                              &coild_proxy_plugin,
+                                              &coild_udpecho_plugin,
+};
 #define NPLUGINS (sizeof(plugins) / sizeof(plugins[0]))
 
 /* Plugins from --plugin files. */

@@ -21,6 +21,7 @@
 #include "service.h"
 #include "transport.h"
 #include "util.h"
+#include "udp.h"
 #include "version.h"
 #include "application.h"
 #include "logfile.h"

@@ -146,6 +146,7 @@ typedef enum coil_server_kind {
     COIL_SERVER_SYSTEMD, /* "systemd" (a socket passed by systemd) */
     COIL_SERVER_HAPROXY, /* "haproxy" (PROXY protocol in front of another server) */
     COIL_SERVER_PLUGIN,  /* a type added with coil_endpoint_register() */
+    COIL_SERVER_UDP,     /* "udp" (a datagram port: coil_datagram_listen_desc() in udp.h) */
 } coil_server_kind;
 
 typedef struct coil_server_desc coil_server_desc;
@@ -189,6 +190,10 @@ struct coil_server_desc {
             coil_server_desc *inner; /* the wrapped endpoint */
             char *description;       /* its description, re-serialised */
         } haproxy;
+        struct {             /* UDP */
+            uint16_t port;   /* 0: any free port */
+            char *interface; /* "" (all IPv4 addresses); "::" for IPv6 */
+        } udp;
         struct {
             void *data;                               /* from the registered parser */
             void (*free_data)(void *arg, void *data); /* copied from the registration */
