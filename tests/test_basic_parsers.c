@@ -817,7 +817,7 @@ static void test_twisted_line_only_buffer(void **state)
     only_free(&o);
 }
 
-/* LineOnly's limits: an unterminated buffer is too long at max+1; a long
+/* LineOnly's limits: an unterminated buffer is too long at max+len(delim); a long
  * line is reported alone and the complete lines after it are dropped. */
 static void test_line_only_limits(void **state)
 {
@@ -839,6 +839,16 @@ static void test_line_only_limits(void **state)
     sl_expect(&o.long_lines, (const char *const[]){"xxxxx", NULL});
     coil_line_only_receiver_data_received(&o.lr, "\n", 1);
     sl_expect(&o.lines, (const char *const[]){"ok", "kept", NULL});
+    only_free(&o);
+
+    /* With CRLF, a line of exactly max_length whose "\r\n" is split across
+     * reads is accepted (Twisted would report "xxxx\r"); 6 bytes are not. */
+    only_init(&o, NULL, 4);
+    coil_line_only_receiver_data_received(&o.lr, "xxxx\r", 5);
+    coil_line_only_receiver_data_received(&o.lr, "\n", 1);
+    sl_expect(&o.lines, (const char *const[]){"xxxx", NULL});
+    coil_line_only_receiver_data_received(&o.lr, "xxxxx\r", 6);
+    sl_expect(&o.long_lines, (const char *const[]){"xxxxx\r", NULL});
     only_free(&o);
 
     /* Twisted's test_greaterThanMaximumLineLength with the default handler. */

@@ -3,9 +3,10 @@
  * LineOnlyReceiver (Twisted's protocols.basic.LineOnlyReceiver): lines
  * only. Twisted splits the whole buffer at once; this walks it line by line
  * with the same outcome: a line longer than max_length is reported alone and
- * the complete lines after it in the buffer are dropped, an unterminated
- * rest longer than max_length is reported (and, unlike Twisted, dropped so
- * that memory stays bounded if the callback keeps the connection).
+ * the complete lines after it in the buffer are dropped; an unterminated
+ * rest of max_length + len(delimiter) bytes is reported (and, unlike
+ * Twisted, dropped so that memory stays bounded if the callback keeps the
+ * connection).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -39,7 +40,10 @@ static void drain(coil__receiver *rx)
         size_t dl = rx->delim_len;
         const char *d = coil__rx_find_delim(rx, p, n);
         if (!d) {
-            if (n > lr->max_length) {
+            /* Twisted reports an unterminated buffer at max_length + 1
+             * bytes, which rejects a line of exactly max_length whose
+             * delimiter is split across reads; wait like LineReceiver. */
+            if (n >= dl && n - dl >= lr->max_length) {
                 coil__rx_consume(rx, n);
                 line_length_exceeded(lr, p, n);
                 coil__rx_after_callback(rx);

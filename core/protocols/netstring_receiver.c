@@ -46,7 +46,7 @@ static long parse_header(const char *p, size_t n, size_t max, size_t *length)
     size_t v = 0, i = 0;
     for (; i < n && p[i] >= '0' && p[i] <= '9'; i++) {
         unsigned dig = (unsigned)(p[i] - '0');
-        if (v > (max - dig) / 10)
+        if (dig > max || v > (max - dig) / 10)
             return -EMSGSIZE; /* v*10 + dig > max */
         v = v * 10 + dig;
     }

@@ -180,9 +180,10 @@ COIL_API void coil_line_receiver_release(coil_line_receiver *lr);
  * LineOnlyReceiver: lines only, slightly faster rules (Twisted's
  * LineOnlyReceiver): no raw mode, no pausing. A line longer than
  * max_length is reported alone (the complete lines after it in the same
- * chunk are dropped); an unterminated buffer is reported as soon as it is
- * longer than max_length (LineReceiver waits for max_length +
- * len(delimiter)).
+ * chunk are dropped); an unterminated buffer is reported once it holds
+ * max_length + len(delimiter) bytes, as in LineReceiver (Twisted's
+ * LineOnlyReceiver already at max_length + 1, which rejects a line of
+ * exactly max_length whose delimiter was split across reads).
  * ====================================================================== */
 
 typedef struct coil_line_only_receiver coil_line_only_receiver;
