@@ -100,7 +100,10 @@ void coil__rx_lose(coil__receiver *rx);
     static void T##_read_lost(coil_protocol *p)                                                    \
     {                                                                                              \
         T *r = (T *)p;                                                                             \
-        r->ops->read_connection_lost(r);                                                           \
+        if (r->ops->read_connection_lost)                                                          \
+            r->ops->read_connection_lost(r);                                                       \
+        else /* ops changed after init: coil's default (flush, close) */                          \
+            coil_transport_lose_connection(p->transport);                                          \
     }                                                                                              \
     static void T##_write_lost(coil_protocol *p)                                                   \
     {                                                                                              \
