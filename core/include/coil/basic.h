@@ -42,10 +42,11 @@
  *   *_release(); sends then fail with -ENOTCONN.
  *
  * Violations (a line or string longer than max_length, a malformed
- * netstring) are reported with -EMSGSIZE (too long) or -EBADMSG (malformed)
- * through the *_error() accessors and, unless your ops override the
- * default, close the connection (lose_connection, as Twisted does) after an
- * INFO log line under the system "coil.basic".
+ * netstring) are recorded as -EMSGSIZE (too long) or -EBADMSG (malformed),
+ * readable with the *_error() accessors. Unless your ops handle them
+ * (line_length_exceeded, length_limit_exceeded), the connection is then
+ * lost (lose_connection, as Twisted does) after an INFO log line under the
+ * system "coil.basic"; a malformed netstring always loses it.
  *
  * Fields marked private are coil's; do not read or write them.
  */
