@@ -69,6 +69,8 @@ static void handle_chat(chatter *from, const char *msg, size_t len)
         if (c == from)
             continue;
         coil_transport *t = c->lr.base.transport;
+        if (coil_transport_is_disconnecting(t))
+            continue; /* leaving (or dropped): it gets nothing more */
         if (coil_transport_write_buffer_size(t) > CHAT_MAX_QUEUED) {
             /* Aborting calls nothing back now: the list stays intact. */
             coil_log(COIL_LOG_WARN, "chat", "dropping %.*s: not reading", (int)c->name_len,

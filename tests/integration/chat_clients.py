@@ -135,8 +135,48 @@ def main():
     alice.send(b"last\r\n")
     for c in (bob, carol2, silent):
         c.expect(b"<alice> last")
-    for c in (alice, bob, carol2, silent):
+    for c in (bob, carol2, silent):
         c.close()
+
+    # A chatter that never reads is dropped once 1 MiB waits for it, so the
+    # server's memory stays bounded; the room goes on.
+    slow = socket.socket()
+    slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    slow.settimeout(TIMEOUT)
+    slow.connect(("127.0.0.1", port))
+    slow.sendall(b"slow\r\n")
+    msg = b"m" * 1000 + b"\r\n"
+    alice.send(msg * 12288)  # 12 MiB: more than the kernel buffers hold
+    dropped = False
+    deadline = time.monotonic() + TIMEOUT
+    try:
+        while time.monotonic() < deadline:
+            if not slow.recv(1 << 20):
+                break
+    except ConnectionResetError:
+        dropped = True
+    if not dropped:
+        fail("the slow chatter was not reset")
+    slow.close()
+    alice.close()
+    # "alice" is free again once the server has read all of her flood (and
+    # dropped her): retry the name until it is accepted.
+    again = Client(port, "alice again")
+    again.expect(b"What's your name?")
+    deadline = time.monotonic() + TIMEOUT
+    while True:
+        again.send(b"alice\r\n")
+        line = again.line()
+        if line == b"Welcome, alice!":
+            break
+        if line != b"Name taken, please choose another." or time.monotonic() > deadline:
+            fail("alice again: got %r" % line)
+        time.sleep(0.05)
+    dave2 = join(port, "dave2", b"dave2")
+    again.send(b"still here\r\n")
+    dave2.expect(b"<alice> still here")
+    again.close()
+    dave2.close()
     print("chat: ok")
 
 
