@@ -14,7 +14,8 @@
 
 #include <coil/basic.h>
 
-namespace {
+namespace
+{
 
 struct Counter {
     coil_line_receiver lr;
@@ -40,8 +41,7 @@ void on_only_line(coil_line_only_receiver *lr, const char *line, size_t len)
     benchmark::DoNotOptimize(line);
 }
 
-const coil_line_receiver_ops kOps = {nullptr, on_line, nullptr, nullptr,
-                                     nullptr, nullptr, nullptr};
+const coil_line_receiver_ops kOps = {nullptr, on_line, nullptr, nullptr, nullptr, nullptr, nullptr};
 const coil_line_only_receiver_ops kOnlyOps = {nullptr, on_only_line, nullptr,
                                               nullptr, nullptr,      nullptr};
 

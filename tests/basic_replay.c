@@ -98,8 +98,7 @@ static void on_long(coil_line_receiver *lr, const char *data, size_t len)
     if (r->xmode == 0)
         coil_transport_lose_connection(&r->t);
     else if (len > lr->max_length + 1)
-        coil_line_receiver_set_line_mode(lr, data + lr->max_length + 1,
-                                         len - lr->max_length - 1);
+        coil_line_receiver_set_line_mode(lr, data + lr->max_length + 1, len - lr->max_length - 1);
 }
 
 static const coil_line_receiver_ops line_ops = {

@@ -162,8 +162,7 @@ static void tester_raw(coil_line_receiver *lr, const void *data, size_t len)
 static void tester_exceeded(coil_line_receiver *lr, const char *data, size_t len)
 {
     if (len > lr->max_length + 1)
-        coil_line_receiver_set_line_mode(lr, data + lr->max_length + 1,
-                                         len - lr->max_length - 1);
+        coil_line_receiver_set_line_mode(lr, data + lr->max_length + 1, len - lr->max_length - 1);
 }
 
 static const coil_line_receiver_ops tester_ops = {
@@ -186,22 +185,23 @@ static void tester_free(tester *t)
     sl_free(&t->received);
 }
 
-static const char tester_buffer[] = "len 10\n"
-                                    "\n"
-                                    "0123456789len 5\n"
-                                    "\n"
-                                    "1234\n"
-                                    "len 20\n"
-                                    "foo 123\n"
-                                    "\n"
-                                    "0123456789\n"
-                                    "012345678len 0\n"
-                                    "foo 5\n"
-                                    "\n"
-                                    "1234567890123456789012345678901234567890123456789012345678901234567890\n"
-                                    "len 1\n"
-                                    "\n"
-                                    "a";
+static const char tester_buffer[] =
+    "len 10\n"
+    "\n"
+    "0123456789len 5\n"
+    "\n"
+    "1234\n"
+    "len 20\n"
+    "foo 123\n"
+    "\n"
+    "0123456789\n"
+    "012345678len 0\n"
+    "foo 5\n"
+    "\n"
+    "1234567890123456789012345678901234567890123456789012345678901234567890\n"
+    "len 1\n"
+    "\n"
+    "a";
 
 static const char *const tester_output[] = {
     "len 10", "0123456789", "len 5", "1234\n", "len 20", "foo 123", "0123456789\n012345678",
@@ -242,8 +242,8 @@ static void test_twisted_raw_pausing(void **state)
 {
     static const char buf[] = "twiddle1\ntwiddle2\nlen 5\nrawpause\n12345twiddle3\n";
     static const char *const out1[] = {"twiddle1", "twiddle2", "len 5", "rawpause", "", NULL};
-    static const char *const out2[] = {"twiddle1", "twiddle2", "len 5",
-                                       "rawpause", "12345",    "twiddle3", NULL};
+    static const char *const out2[] = {"twiddle1", "twiddle2", "len 5", "rawpause",
+                                       "12345",    "twiddle3", NULL};
     for (size_t size = 1; size < 10; size++) {
         tester t;
         tester_init(&t);
@@ -332,7 +332,6 @@ static void test_clear_line_buffer_outside(void **state)
 }
 
 /* ---- FlippingLineTester: switching modes on every byte ------------------- */
-
 
 typedef struct flipper {
     coil_line_receiver lr;
@@ -1117,15 +1116,24 @@ static void test_intn_vectors(void **state)
     /* Twisted's illegalStrings with MAX_LENGTH 50. */
     intn r;
     intn_init(&r, 4, 50, &intn_default_ops);
-    feed_chunks(feed_in, &r.r, "\x10\x00\x00\x00" "aaaaaa", 10, 1);
+    feed_chunks(feed_in, &r.r,
+                "\x10\x00\x00\x00"
+                "aaaaaa",
+                10, 1);
     assert_int_equal(coil_intn_receiver_error(&r.r), -EMSGSIZE);
     intn_free(&r);
     intn_init(&r, 2, 50, &intn_default_ops);
-    feed_chunks(feed_in, &r.r, "\x10\x00" "aaaaaa", 8, 1);
+    feed_chunks(feed_in, &r.r,
+                "\x10\x00"
+                "aaaaaa",
+                8, 1);
     assert_int_equal(coil_intn_receiver_error(&r.r), -EMSGSIZE);
     intn_free(&r);
     intn_init(&r, 1, 50, &intn_default_ops);
-    feed_chunks(feed_in, &r.r, "\x00\x00" "aaaaaa", 8, 1);
+    feed_chunks(feed_in, &r.r,
+                "\x00\x00"
+                "aaaaaa",
+                8, 1);
     sl_expect(&r.got, (const char *const[]){"", "", NULL});
     assert_int_equal(coil_intn_receiver_error(&r.r), -EMSGSIZE);
     intn_free(&r);
@@ -1157,7 +1165,14 @@ static void test_intn_pause(void **state)
 {
     intn_pauser p = {0};
     coil_int8_receiver_init(&p.r, &pauser_ops);
-    coil_intn_receiver_data_received(&p.r, "\x01" "a" "\x01" "b" "\x01" "c", 6);
+    coil_intn_receiver_data_received(&p.r,
+                                     "\x01"
+                                     "a"
+                                     "\x01"
+                                     "b"
+                                     "\x01"
+                                     "c",
+                                     6);
     sl_expect(&p.got, (const char *const[]){"a", NULL});
     coil_intn_receiver_resume_producing(&p.r);
     sl_expect(&p.got, (const char *const[]){"a", "b", NULL});

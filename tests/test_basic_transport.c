@@ -106,8 +106,8 @@ static void close_fixture(fixture *x, int want_srv_reason, const char *want_line
     T_RUN_UNTIL(x->r, x->f.lost == 1 && x->c->lost_count == 1, 10);
     assert_int_equal(x->f.lost_reason, want_srv_reason);
     if (!lines_are(x, want_lines))
-        fail_msg("lines: \"%.*s\", want \"%s\"", (int)x->f.lines.len,
-                 (const char *)x->f.lines.data, want_lines);
+        fail_msg("lines: \"%.*s\", want \"%s\"", (int)x->f.lines.len, (const char *)x->f.lines.data,
+                 want_lines);
     t_conn_free(x->c);
     t_stop_listening(x->r, x->lp);
     t_teardown(x->r);
@@ -481,9 +481,8 @@ static void hc_read_lost(coil_line_receiver *lr)
     coil_transport_lose_connection(lr->base.transport);
 }
 
-static const coil_line_receiver_ops hc_ops = {.line_received = srv_record,
-                                              .read_connection_lost = hc_read_lost,
-                                              .connection_lost = srv_lost};
+static const coil_line_receiver_ops hc_ops = {
+    .line_received = srv_record, .read_connection_lost = hc_read_lost, .connection_lost = srv_lost};
 
 static void test_half_close_forwarded(void **state)
 {

@@ -84,8 +84,7 @@ static void drain(coil__receiver *rx)
     }
 }
 
-void coil_netstring_receiver_data_received(coil_netstring_receiver *r, const void *data,
-                                           size_t len)
+void coil_netstring_receiver_data_received(coil_netstring_receiver *r, const void *data, size_t len)
 {
     coil__rx_feed(&r->priv, data, len);
 }

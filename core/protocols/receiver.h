@@ -102,7 +102,7 @@ void coil__rx_lose(coil__receiver *rx);
         T *r = (T *)p;                                                                             \
         if (r->ops->read_connection_lost)                                                          \
             r->ops->read_connection_lost(r);                                                       \
-        else /* ops changed after init: coil's default (flush, close) */                          \
+        else /* ops changed after init: coil's default (flush, close) */                           \
             coil_transport_lose_connection(p->transport);                                          \
     }                                                                                              \
     static void T##_write_lost(coil_protocol *p)                                                   \
@@ -116,7 +116,7 @@ void coil__rx_lose(coil__receiver *rx);
         T *r = (T *)p;                                                                             \
         coil__rx_release(&r->priv);                                                                \
         if (r->ops->connection_lost)                                                               \
-            r->ops->connection_lost(r, reason); /* may free r: last use */                        \
+            r->ops->connection_lost(r, reason); /* may free r: last use */                         \
     }                                                                                              \
     static const coil_protocol_ops T##_proto_ops = {                                               \
         .connection_made = T##_made,                                                               \

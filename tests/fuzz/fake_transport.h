@@ -19,7 +19,7 @@ struct coil_transport {
     bool disconnecting; /* lose_connection was called */
     bool paused;        /* pause_reading without resume_reading */
     int loses;
-    size_t written;     /* bytes queued by write/writev */
+    size_t written; /* bytes queued by write/writev */
 };
 
 #define CHECK(cond)                                                                                \

@@ -72,18 +72,18 @@ extern "C" {
 
 /* Private state shared by the receivers. */
 typedef struct coil__receiver {
-    char *buf;               /* unparsed bytes the receiver owns: buf[off, off+len) */
+    char *buf; /* unparsed bytes the receiver owns: buf[off, off+len) */
     size_t off, len, cap;
-    char *pend;              /* bytes fed while a callback runs */
+    char *pend; /* bytes fed while a callback runs */
     size_t pend_len, pend_cap;
-    const char *ext;         /* a caller's chunk parsed in place (when buf is empty) */
+    const char *ext; /* a caller's chunk parsed in place (when buf is empty) */
     size_t ext_len;
-    size_t scanned;          /* leading bytes already searched for a delimiter */
-    int error;               /* 0, -EMSGSIZE, -EBADMSG or -ENOMEM */
+    size_t scanned; /* leading bytes already searched for a delimiter */
+    int error;      /* 0, -EMSGSIZE, -EBADMSG or -ENOMEM */
     bool busy, paused, raw, broken, released;
-    coil_protocol *proto;    /* the receiver's base */
+    coil_protocol *proto;                     /* the receiver's base */
     void (*drain)(struct coil__receiver *rx); /* parse what is buffered */
-    coil_producer producer;  /* the receiver as a push producer */
+    coil_producer producer;                   /* the receiver as a push producer */
     unsigned char delim_len;
     char delim[COIL_LINE_DELIMITER_MAX];
 } coil__receiver;
@@ -120,10 +120,10 @@ typedef struct coil_line_receiver_ops {
 } coil_line_receiver_ops;
 
 struct coil_line_receiver {
-    coil_protocol base;                  /* first: coil sees a protocol */
+    coil_protocol base; /* first: coil sees a protocol */
     const coil_line_receiver_ops *ops;
-    size_t max_length;                   /* Twisted's MAX_LENGTH; may change any time */
-    coil__receiver priv;                 /* private */
+    size_t max_length;   /* Twisted's MAX_LENGTH; may change any time */
+    coil__receiver priv; /* private */
 };
 
 /* Prepare a receiver (zeroes it): line mode, CRLF, max_length 16384.
@@ -153,8 +153,7 @@ COIL_API void coil_line_receiver_set_line_mode(coil_line_receiver *lr, const voi
  * (NUL-terminated for convenience; the caller frees it with free()) or NULL
  * when empty, and *len its length; with `data` NULL the bytes are dropped.
  * 0, or -ENOMEM (the buffer is then left as it was). */
-COIL_API int coil_line_receiver_clear_line_buffer(coil_line_receiver *lr, char **data,
-                                                  size_t *len);
+COIL_API int coil_line_receiver_clear_line_buffer(coil_line_receiver *lr, char **data, size_t *len);
 /* Feed bytes (this is the receiver's data_received; call it yourself when
  * you give the receiver your own protocol ops or no transport). */
 COIL_API void coil_line_receiver_data_received(coil_line_receiver *lr, const void *data,
@@ -209,14 +208,14 @@ struct coil_line_only_receiver {
 
 COIL_API void coil_line_only_receiver_init(coil_line_only_receiver *lr,
                                            const coil_line_only_receiver_ops *ops);
-COIL_API int coil_line_only_receiver_set_delimiter(coil_line_only_receiver *lr,
-                                                   const void *delim, size_t len);
+COIL_API int coil_line_only_receiver_set_delimiter(coil_line_only_receiver *lr, const void *delim,
+                                                   size_t len);
 COIL_API int coil_line_only_receiver_send_line(coil_line_only_receiver *lr, const void *line,
                                                size_t len);
 COIL_API int coil_line_only_receiver_send_linef(coil_line_only_receiver *lr, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-COIL_API void coil_line_only_receiver_data_received(coil_line_only_receiver *lr,
-                                                    const void *data, size_t len);
+COIL_API void coil_line_only_receiver_data_received(coil_line_only_receiver *lr, const void *data,
+                                                    size_t len);
 COIL_API int coil_line_only_receiver_error(const coil_line_only_receiver *lr);
 COIL_API void coil_line_only_receiver_release(coil_line_only_receiver *lr);
 
@@ -243,7 +242,7 @@ typedef struct coil_intn_receiver_ops {
 struct coil_intn_receiver {
     coil_protocol base;
     const coil_intn_receiver_ops *ops;
-    size_t max_length;     /* Twisted's MAX_LENGTH, default 99999 */
+    size_t max_length;      /* Twisted's MAX_LENGTH, default 99999 */
     unsigned prefix_length; /* 4, 2 or 1 (set by init) */
     coil__receiver priv;
 };
@@ -258,8 +257,7 @@ COIL_API void coil_int8_receiver_init(coil_intn_receiver *r, const coil_intn_rec
  * does not fit the prefix (>= 2^(8*prefix_length): Twisted's
  * StringTooLongError), else 0 or the transport's error. */
 COIL_API int coil_intn_receiver_send_string(coil_intn_receiver *r, const void *data, size_t len);
-COIL_API void coil_intn_receiver_data_received(coil_intn_receiver *r, const void *data,
-                                               size_t len);
+COIL_API void coil_intn_receiver_data_received(coil_intn_receiver *r, const void *data, size_t len);
 COIL_API void coil_intn_receiver_pause_producing(coil_intn_receiver *r);
 COIL_API void coil_intn_receiver_resume_producing(coil_intn_receiver *r);
 COIL_API void coil_intn_receiver_stop_producing(coil_intn_receiver *r);
@@ -301,8 +299,8 @@ COIL_API void coil_netstring_receiver_init(coil_netstring_receiver *r,
 /* Write "<len>:<data>,". 0 or the transport's error. */
 COIL_API int coil_netstring_receiver_send_string(coil_netstring_receiver *r, const void *data,
                                                  size_t len);
-COIL_API void coil_netstring_receiver_data_received(coil_netstring_receiver *r,
-                                                    const void *data, size_t len);
+COIL_API void coil_netstring_receiver_data_received(coil_netstring_receiver *r, const void *data,
+                                                    size_t len);
 COIL_API void coil_netstring_receiver_pause_producing(coil_netstring_receiver *r);
 COIL_API void coil_netstring_receiver_resume_producing(coil_netstring_receiver *r);
 COIL_API size_t coil_netstring_receiver_buffered(const coil_netstring_receiver *r);
