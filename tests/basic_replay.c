@@ -6,7 +6,8 @@
  * the fuzzers' fake transport (tests/fuzz/fake_transport.c).
  *
  * stdin, one case after another:
- *   case KIND DELIM_HEX MAX XMODE     KIND: line netstring int32 int16 int8
+ *   case KIND DELIM_HEX MAX XMODE     KIND: line lineonly netstring int32
+ *                                      int16 int8
  *   chunk HEX                          (repeated)
  *   end
  * stdout, per case: one event per line ("L hex", "R hex", "X hex", "C hex",
@@ -17,7 +18,8 @@
  * switches to raw mode for 1 + len % 16 bytes (then set_line_mode(rest)),
  * 'P' pauses (resumed after the chunk), 'Q' loses the connection, 'C'
  * clears the buffer. XMODE 0: line_length_exceeded loses the connection;
- * 1: it re-feeds the bytes past max_length + 1 (LineTester).
+ * 1: it re-feeds the bytes past max_length + 1 (LineTester). lineonly:
+ * 'Q' loses the connection, line_length_exceeded too.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -52,6 +54,7 @@ static size_t unhex(const char *s, unsigned char *out)
 typedef struct replay {
     union {
         coil_line_receiver lr;
+        coil_line_only_receiver lo;
         coil_netstring_receiver ns;
         coil_intn_receiver in;
     } u;
@@ -104,6 +107,22 @@ static void on_long(coil_line_receiver *lr, const char *data, size_t len)
 static const coil_line_receiver_ops line_ops = {
     .line_received = on_line, .raw_data_received = on_raw, .line_length_exceeded = on_long};
 
+static void on_only_line(coil_line_only_receiver *lr, const char *line, size_t len)
+{
+    hexline('L', line, len);
+    if (len && line[0] == 'Q')
+        coil_transport_lose_connection(&((replay *)lr)->t);
+}
+
+static void on_only_long(coil_line_only_receiver *lr, const char *data, size_t len)
+{
+    hexline('X', data, len);
+    coil_transport_lose_connection(&((replay *)lr)->t);
+}
+
+static const coil_line_only_receiver_ops only_ops = {.line_received = on_only_line,
+                                                     .line_length_exceeded = on_only_long};
+
 static void on_ns(coil_netstring_receiver *r, const void *data, size_t len)
 {
     hexline('S', data, len);
@@ -152,6 +171,12 @@ int main(void)
                 size_t dl = unhex(delim_hex, d);
                 CHECK(coil_line_receiver_set_delimiter(&r->u.lr, d, dl) == 0);
                 r->u.lr.max_length = max;
+            } else if (strcmp(kind, "lineonly") == 0) {
+                coil_line_only_receiver_init(&r->u.lo, &only_ops);
+                unsigned char d[32];
+                size_t dl = unhex(delim_hex, d);
+                CHECK(coil_line_only_receiver_set_delimiter(&r->u.lo, d, dl) == 0);
+                r->u.lo.max_length = max;
             } else if (strcmp(kind, "netstring") == 0) {
                 coil_netstring_receiver_init(&r->u.ns, &ns_ops);
                 r->u.ns.max_length = max;
@@ -167,7 +192,9 @@ int main(void)
             if (r->t.disconnecting)
                 continue; /* a transport stops reading once closing */
             size_t n = unhex(line + 6, buf);
-            if (kind[0] == 'l') {
+            if (strcmp(kind, "lineonly") == 0) {
+                coil_line_only_receiver_data_received(&r->u.lo, buf, n);
+            } else if (kind[0] == 'l') {
                 coil_line_receiver_data_received(&r->u.lr, buf, n);
                 while (r->u.lr.priv.paused && !r->t.disconnecting)
                     coil_line_receiver_resume_producing(&r->u.lr);
@@ -181,7 +208,9 @@ int main(void)
             if (r->t.disconnecting)
                 printf("disconnected\n");
             printf("end\n");
-            if (kind[0] == 'l')
+            if (strcmp(kind, "lineonly") == 0)
+                coil_line_only_receiver_release(&r->u.lo);
+            else if (kind[0] == 'l')
                 coil_line_receiver_release(&r->u.lr);
             else if (kind[0] == 'n')
                 coil_netstring_receiver_release(&r->u.ns);
