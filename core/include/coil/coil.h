@@ -4,6 +4,7 @@
 #define COIL_COIL_H
 
 #include "address.h"
+#include "basic.h"
 #include "clock.h"
 #include "deferred.h"
 #include "endpoint.h"
