@@ -37,6 +37,19 @@ set -e
 grep -qF "Couldn't listen on 127.0.0.1:$port: Address already in use." "$WORK/busy.log" ||
     die "no reason for the busy port: $(cat "$WORK/busy.log")"
 
+# Chapter 1, second half: the chat server with three clients.
+chat_port=$(free_port)
+spawn "$WORK/chat.log" "$EX/chat_server" "tcp:$chat_port:interface=127.0.0.1"
+chat_pid=$SPAWNED_PID
+for _ in $(seq 200); do
+    "$PY" -c "import socket; socket.create_connection(('127.0.0.1', $chat_port), 1).close()" \
+        2>/dev/null && break
+    alive "$chat_pid" || die "chat_server exited: $(cat "$WORK/chat.log")"
+    sleep 0.05
+done
+timeout 30 "$PY" "$HERE/chat_check.py" "$chat_port" >"$WORK/chatcheck.log" 2>&1 ||
+    die "chat_server: $(cat "$WORK/chatcheck.log")"
+
 # Chapter 4: the same client over TCP and over a UNIX socket (socat echoes).
 reply=$(timeout 10 "$EX/endpoint_client" "tcp:127.0.0.1:$port" "over tcp")
 [ "$reply" = "over tcp" ] || die "endpoint_client (tcp) got '$reply'"
