@@ -26,6 +26,18 @@
 
 typedef struct coil__backend_ops coil__backend_ops;
 
+#ifdef __linux__
+#define COIL_HAVE_EPOLL 1
+#endif
+
+/* A handle's registration with a readiness notifier (poll.c's backends):
+ * `index` is the poll(2) array position + 1 (0: absent); `events` the
+ * events asked for (epoll: 0 means not registered). */
+typedef struct coil__rd_reg {
+    int index;
+    short events;
+} coil__rd_reg;
+
 enum coil__handle_type { COIL__H_TRANSPORT = 1, COIL__H_PORT, COIL__H_WATCH };
 
 /* Common header of everything the backend can have operations in flight
@@ -78,8 +90,8 @@ struct coil_transport {
     size_t held_len;
     struct coil_transport *heldq_next;
     union {
-        struct { /* poll backend */
-            int index;    /* pollfd array position + 1; 0: absent */
+        struct { /* poll and epoll backends */
+            coil__rd_reg reg;
             struct coil_transport *pending_next;
             bool want_write, in_pending;
             coil_delayed_call *connect_timer;
@@ -114,7 +126,7 @@ struct coil_port {
     bool accepting;
     union {
         struct {
-            int index; /* pollfd array position + 1; 0: absent */
+            coil__rd_reg reg;
         } poll;
         struct {
             uint8_t accept_state;
@@ -129,7 +141,7 @@ typedef struct coil__watch {
     void (*cb)(struct coil__watch *w);
     union {
         struct {
-            int index;
+            coil__rd_reg reg;
         } poll;
     } be;
 } coil__watch;
@@ -216,6 +228,9 @@ struct coil_reactor {
 };
 
 extern const coil__backend_ops coil__poll_backend;
+#ifdef COIL_HAVE_EPOLL
+extern const coil__backend_ops coil__epoll_backend;
+#endif
 #ifdef COIL_HAVE_URING
 extern const coil__backend_ops coil__uring_backend;
 #endif

@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The portable backend: poll(2) readiness turned into the same completions
- * the io_uring backend produces. Sends requested by the core are attempted
- * at the start of the next wait (so they batch, and never call back into
- * the core from inside a user's write); only a send that would block arms
- * POLLOUT. Each readable socket gets one recv per turn, for fairness.
+ * The readiness backend: readiness turned into the same completions the
+ * io_uring backend produces. Which descriptors are ready comes from a
+ * notifier (notify.h): poll(2), the portable backend "poll", or epoll, the
+ * Linux fallback "epoll"; everything else is shared. Sends requested by the
+ * core are attempted at the start of the next wait (so they batch, and
+ * never call back into the core from inside a user's write); only a send
+ * that would block arms POLLOUT. Each readable socket gets one recv per
+ * turn, for fairness.
  */
 #include <errno.h>
 #include <poll.h>
@@ -13,21 +16,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "notify.h"
 
 #define RBUF_SIZE 65536 /* as Twisted's read size */
 #define ACCEPTS_PER_TURN 64
 #define MAX_IOV 64
 
 typedef struct poll_state {
-    struct pollfd *fds;
-    coil__handle **owners;
-    size_t n, cap;
-    struct ready {
-        coil__handle *h;
-        short revents;
-    } *ready;
-    size_t ready_cap;
+    const coil__notifier *nt;
+    void *nt_data;
+    coil__ready_set ready;
     coil_transport *pending; /* sends to attempt and connect results to report */
 } poll_state;
 
@@ -36,55 +34,23 @@ static poll_state *state(coil_reactor *r)
     return r->be_data;
 }
 
-static int *index_of(coil__handle *h)
+static coil__rd_reg *reg_of(coil__handle *h)
 {
     switch (h->type) {
     case COIL__H_TRANSPORT:
-        return &((coil_transport *)h)->be.poll.index;
+        return &((coil_transport *)h)->be.poll.reg;
     case COIL__H_PORT:
-        return &((coil_port *)h)->be.poll.index;
+        return &((coil_port *)h)->be.poll.reg;
     default:
-        return &((coil__watch *)h)->be.poll.index;
+        return &((coil__watch *)h)->be.poll.reg;
     }
 }
 
-/* Set the events polled for `fd` on behalf of `h`; 0 removes the entry.
- * A handle's index is its pollfd position + 1, so 0 (calloc) means none. */
+/* Set the events watched for `fd` on behalf of `h`; 0 stops watching. */
 static int set_events(coil__handle *h, int fd, short events)
 {
     poll_state *s = state(h->r);
-    int *idx = index_of(h);
-    if (events == 0) {
-        if (*idx == 0)
-            return 0;
-        size_t i = (size_t)*idx - 1, last = s->n - 1;
-        if (i != last) {
-            s->fds[i] = s->fds[last];
-            s->owners[i] = s->owners[last];
-            *index_of(s->owners[i]) = (int)i + 1;
-        }
-        s->n--;
-        *idx = 0;
-        return 0;
-    }
-    if (*idx == 0) {
-        if (s->n == s->cap) {
-            size_t cap = s->cap ? s->cap * 2 : 64;
-            struct pollfd *fds = realloc(s->fds, cap * sizeof(*fds));
-            if (!fds)
-                return -ENOMEM;
-            s->fds = fds;
-            coil__handle **owners = realloc(s->owners, cap * sizeof(*owners));
-            if (!owners)
-                return -ENOMEM;
-            s->owners = owners;
-            s->cap = cap;
-        }
-        s->owners[s->n] = h;
-        *idx = (int)++s->n;
-    }
-    s->fds[*idx - 1] = (struct pollfd){.fd = fd, .events = events};
-    return 0;
+    return s->nt->set(s->nt_data, h, fd, reg_of(h), events);
 }
 
 static short transport_events(const coil_transport *t)
@@ -125,14 +91,20 @@ static void remove_pending(coil_transport *t)
 
 /* ---- lifecycle ----------------------------------------------------------- */
 
-static int poll_init(coil_reactor *r, const coil_reactor_options *o)
+static int init_with(coil_reactor *r, const coil__notifier *nt)
 {
-    (void)o;
     poll_state *s = calloc(1, sizeof(*s));
     if (!s)
         return -ENOMEM;
+    s->nt = nt;
+    int rc = nt->init(r, &s->nt_data);
+    if (rc < 0) {
+        free(s);
+        return rc;
+    }
     r->rbuf = malloc(RBUF_SIZE);
     if (!r->rbuf) {
+        nt->fini(s->nt_data);
         free(s);
         return -ENOMEM;
     }
@@ -140,12 +112,25 @@ static int poll_init(coil_reactor *r, const coil_reactor_options *o)
     return 0;
 }
 
+static int poll_init(coil_reactor *r, const coil_reactor_options *o)
+{
+    (void)o;
+    return init_with(r, &coil__notify_poll);
+}
+
+#ifdef COIL_HAVE_EPOLL
+static int epoll_init(coil_reactor *r, const coil_reactor_options *o)
+{
+    (void)o;
+    return init_with(r, &coil__notify_epoll);
+}
+#endif
+
 static void poll_fini(coil_reactor *r)
 {
     poll_state *s = state(r);
-    free(s->fds);
-    free(s->owners);
-    free(s->ready);
+    s->nt->fini(s->nt_data);
+    free(s->ready.v);
     free(s);
     r->be_data = NULL;
 }
@@ -349,42 +334,29 @@ static int poll_wait(coil_reactor *r, int64_t timeout_ns)
     /* Round up so a timer due in 0.3 ms does not spin with timeout 0. */
     int ms = timeout_ns < 0 ? -1 : (int)((timeout_ns + 999999) / 1000000);
     r->stats.submits++;
-    int n = poll(s->fds, (nfds_t)s->n, ms);
-    if (n < 0)
-        return errno == EINTR ? 0 : -errno;
-    if (n == 0)
-        return 0;
-    /* Snapshot the ready set: callbacks add and remove entries. */
-    if (s->ready_cap < (size_t)n) {
-        struct ready *rd = realloc(s->ready, (size_t)n * sizeof(*rd));
-        if (!rd)
-            return -ENOMEM;
-        s->ready = rd;
-        s->ready_cap = (size_t)n;
-    }
-    size_t k = 0;
-    for (size_t i = 0; i < s->n && k < (size_t)n; i++)
-        if (s->fds[i].revents)
-            s->ready[k++] = (struct ready){s->owners[i], s->fds[i].revents};
-    r->stats.completions += k;
-    for (size_t i = 0; i < k; i++)
-        dispatch(s->ready[i].h, s->ready[i].revents);
+    s->ready.n = 0;
+    int rc = s->nt->wait(s->nt_data, r, ms, &s->ready);
+    if (rc < 0)
+        return rc;
+    /* Dispatch from the snapshot: callbacks add and remove watches, but no
+     * handle is freed before the endgame, after this wait. */
+    r->stats.completions += s->ready.n;
+    for (size_t i = 0; i < s->ready.n; i++)
+        dispatch(s->ready.v[i].h, s->ready.v[i].revents);
     return 0;
 }
 
-const coil__backend_ops coil__poll_backend = {
-    .name = "poll",
-    .init = poll_init,
-    .fini = poll_fini,
-    .wait = poll_wait,
-    .port_start = poll_port_start,
-    .port_pause = poll_port_pause,
-    .port_close = poll_port_close,
-    .read_start = poll_read_start,
-    .read_stop = poll_read_stop,
-    .send = poll_send,
-    .connect = poll_connect,
-    .close = poll_close,
-    .watch_start = poll_watch_start,
-    .watch_close = poll_watch_close,
-};
+/* The two backends differ only in their notifier (chosen by init). */
+#define READINESS_BACKEND(NAME, INIT)                                                              \
+    {                                                                                              \
+        .name = NAME, .init = INIT, .fini = poll_fini, .wait = poll_wait,                          \
+        .port_start = poll_port_start, .port_pause = poll_port_pause,                              \
+        .port_close = poll_port_close, .read_start = poll_read_start,                              \
+        .read_stop = poll_read_stop, .send = poll_send, .connect = poll_connect,                   \
+        .close = poll_close, .watch_start = poll_watch_start, .watch_close = poll_watch_close,     \
+    }
+
+const coil__backend_ops coil__poll_backend = READINESS_BACKEND("poll", poll_init);
+#ifdef COIL_HAVE_EPOLL
+const coil__backend_ops coil__epoll_backend = READINESS_BACKEND("epoll", epoll_init);
+#endif

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * coild: run a coil service in the foreground (modelled on Twisted's `twist`
- * runner): `coild [--reactor=uring|poll] [--log-level=info]
+ * runner): `coild [--reactor=uring|epoll|poll] [--log-level=info]
  * [--log-format=text|json] PLUGIN [plugin options]`. SIGINT/SIGTERM stop it
  * cleanly; the exit status is 0 after a clean stop, 1 if the service could
  * not start (with the reason on stderr), 2 for usage errors.
@@ -22,7 +22,7 @@ static void usage(FILE *out)
 {
     fprintf(out, "Usage: coild [options] PLUGIN [plugin options]\n\n"
                  "Options:\n"
-                 "  --reactor=NAME      uring, poll or auto (default: auto, or $COIL_REACTOR)\n"
+                 "  --reactor=NAME      uring, epoll, poll or auto (default: auto, or $COIL_REACTOR)\n"
                  "  --log-level=LEVEL   debug, info, warn, error (default: info)\n"
                  "  --log-format=FMT    text or json (default: text)\n"
                  "  --help, --version\n\nPlugins:\n");
@@ -37,6 +37,8 @@ static int parse_reactor(const char *name, coil_backend_kind *kind)
         *kind = COIL_BACKEND_URING;
     else if (strcmp(name, "poll") == 0)
         *kind = COIL_BACKEND_POLL;
+    else if (strcmp(name, "epoll") == 0)
+        *kind = COIL_BACKEND_EPOLL;
     else if (strcmp(name, "auto") == 0)
         *kind = COIL_BACKEND_AUTO;
     else
@@ -93,7 +95,7 @@ int main(int argc, char **argv)
     coil_reactor_options opts;
     coil_reactor_options_init(&opts);
     if (reactor && parse_reactor(reactor, &opts.backend) < 0) {
-        fprintf(stderr, "coild: unknown reactor '%s' (uring, poll or auto)\n", reactor);
+        fprintf(stderr, "coild: unknown reactor '%s' (uring, epoll, poll or auto)\n", reactor);
         return 2;
     }
     coil_reactor *r;

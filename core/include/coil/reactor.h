@@ -35,9 +35,12 @@ extern "C" {
 typedef struct coil_reactor coil_reactor;
 
 typedef enum coil_backend_kind {
-    COIL_BACKEND_AUTO = 0, /* $COIL_REACTOR if set, else io_uring if the kernel allows it, else poll */
+    /* $COIL_REACTOR if set, else the first backend that starts: io_uring,
+     * then epoll (Linux), then poll */
+    COIL_BACKEND_AUTO = 0,
     COIL_BACKEND_URING = 1,
-    COIL_BACKEND_POLL = 2,
+    COIL_BACKEND_POLL = 2,  /* poll(2): portable; cost grows with the connection count */
+    COIL_BACKEND_EPOLL = 3, /* epoll (Linux): the fallback where io_uring is refused */
 } coil_backend_kind;
 
 /* Do not handle SIGINT/SIGTERM in coil_reactor_run(). */
@@ -56,10 +59,13 @@ typedef struct coil_reactor_options {
 /* Fill `opts` with the defaults. */
 COIL_API void coil_reactor_options_init(coil_reactor_options *opts);
 
-/* Create a reactor (`opts` may be NULL for defaults). Forcing a backend that
- * cannot start (COIL_BACKEND_URING, or COIL_REACTOR=uring) fails with the
- * kernel's error (e.g. -EPERM, -ENOSYS) or COIL_ENOURING, and logs why; an
- * unknown $COIL_REACTOR value fails with -EINVAL. The chosen backend is logged
+/* Create a reactor (`opts` may be NULL for defaults). $COIL_REACTOR
+ * (uring, epoll, poll or auto) chooses when opts->backend is AUTO. AUTO
+ * tries io_uring, then epoll, then poll, and logs each fallback and its
+ * reason at COIL_LOG_INFO. Forcing a backend that cannot start
+ * (COIL_BACKEND_URING, or COIL_REACTOR=uring) fails with the kernel's error
+ * (e.g. -EPERM, -ENOSYS), COIL_ENOURING or -ENOSYS (not built in), and logs
+ * why; an unknown $COIL_REACTOR value fails with -EINVAL. The chosen backend is logged
  * at COIL_LOG_INFO. On success *out owns the reactor; free it with
  * coil_reactor_free(). */
 COIL_API int coil_reactor_new(coil_reactor **out, const coil_reactor_options *opts);
@@ -73,7 +79,7 @@ COIL_API int coil_reactor_new(coil_reactor **out, const coil_reactor_options *op
  * coil_reactor_live_handles()). */
 COIL_API void coil_reactor_free(coil_reactor *r);
 
-/* "io_uring" or "poll". */
+/* "io_uring", "epoll" or "poll". */
 COIL_API const char *coil_reactor_backend_name(const coil_reactor *r);
 
 /* Run until coil_reactor_stop(). The first run fires the "startup" system
