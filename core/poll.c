@@ -56,9 +56,9 @@ static int set_events(coil__handle *h, int fd, short events)
 static short transport_events(const coil_transport *t)
 {
     short ev = 0;
-    if (coil__transport_wants_read(t))
+    if (t->be.poll.want_read)
         ev |= POLLIN;
-    if (t->be.poll.want_write || (t->flags & COIL__T_CONNECTING))
+    if (t->be.poll.want_write || t->be.poll.connecting)
         ev |= POLLOUT;
     return ev;
 }
@@ -149,32 +149,38 @@ static void do_send(coil_transport *t)
         update_transport(t);
         return;
     }
+    int err = sent < 0 ? -errno : 0;
     if (t->be.poll.want_write) {
         t->be.poll.want_write = false;
         update_transport(t);
     }
-    coil__transport_on_sent(t, sent < 0 ? -errno : sent);
+    t->be.poll.want_send = false; /* the core may ask again from on_sent */
+    coil__transport_on_sent(t, sent < 0 ? err : sent);
 }
 
 static void poll_send(coil_transport *t)
 {
+    t->be.poll.want_send = true;
     add_pending(t);
 }
 
-static void report_connect(coil_transport *t)
+/* Report a connect's outcome (err: 0, or a negative errno known already;
+ * 0 asks the socket). */
+static void report_connect(coil_transport *t, int err)
 {
-    int err = -t->reason; /* an immediate failure, kept by poll_connect */
-    socklen_t len = sizeof(err);
-    if (err == 0 && getsockopt(t->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-        err = errno;
-    t->reason = 0;
+    int soerr = 0;
+    socklen_t len = sizeof(soerr);
+    if (err == 0 && getsockopt(t->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
+        soerr = errno;
+    if (err == 0)
+        err = -soerr;
     if (t->be.poll.connect_timer) {
         coil_delayed_call_cancel(t->be.poll.connect_timer);
         t->be.poll.connect_timer = NULL;
     }
-    t->flags &= ~COIL__T_CONNECTING;
+    t->be.poll.connecting = false;
     update_transport(t);
-    coil__transport_on_connected(t, -err);
+    coil__transport_on_connected(t, err);
 }
 
 static void run_pending(coil_reactor *r)
@@ -186,22 +192,29 @@ static void run_pending(coil_reactor *r)
         t->be.poll.in_pending = false;
         if (t->h.closing)
             continue;
-        if (t->flags & COIL__T_CONNECTING)
-            report_connect(t); /* connect() finished or failed immediately */
-        else if ((t->flags & COIL__T_SENDING) && !t->be.poll.want_write)
+        if (t->be.poll.connecting) {
+            int err = t->be.poll.connect_err; /* connect() finished or failed at once */
+            t->be.poll.connect_err = 0;
+            report_connect(t, err);
+        } else if (t->be.poll.want_send && !t->be.poll.want_write) {
             do_send(t);
+        }
     }
 }
 
 /* ---- reading and accepting ----------------------------------------------- */
 
+/* Readiness is level-triggered: once started, a receive goes on until
+ * stopped, the peer's EOF or an error, so it never "ends" by itself. */
 static void poll_read_start(coil_transport *t)
 {
+    t->be.poll.want_read = true;
     update_transport(t);
 }
 
 static void poll_read_stop(coil_transport *t)
 {
+    t->be.poll.want_read = false;
     update_transport(t);
 }
 
@@ -210,16 +223,31 @@ static void do_read(coil_transport *t)
     ssize_t n = recv(t->fd, t->h.r->rbuf, RBUF_SIZE, 0);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
         return;
-    if (n <= 0)
-        set_events(&t->h, t->fd, 0); /* no more reads: EOF or error */
-    coil__transport_on_read(t, t->h.r->rbuf, n < 0 ? -errno : n);
-    if (!t->h.closing && n <= 0)
+    int err = n < 0 ? -errno : 0;
+    if (n <= 0) { /* no more reads: EOF or error */
+        t->be.poll.want_read = false;
         update_transport(t);
+    }
+    coil__transport_on_read(t, t->h.r->rbuf, n < 0 ? err : n);
+}
+
+/* Whether a blocking (adopted, shared) listener has a connection waiting:
+ * accept4() on it must not block the loop. */
+static bool blocking_port_ready(coil_port *p)
+{
+    struct pollfd pfd = {.fd = p->fd, .events = POLLIN};
+    return poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN);
 }
 
 static void do_accept(coil_port *p)
 {
-    for (int i = 0; i < ACCEPTS_PER_TURN && p->accepting && !p->h.closing; i++) {
+    /* A blocking descriptor we may not make non-blocking (its description
+     * is shared) gets one accept per readiness report, checked right
+     * before: another process sharing it may have taken the connection. */
+    int max = p->blocking ? 1 : ACCEPTS_PER_TURN;
+    for (int i = 0; i < max && p->be.poll.on && !p->h.closing; i++) {
+        if (p->blocking && !blocking_port_ready(p))
+            return;
         int fd = accept4(p->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno != EAGAIN && errno != EWOULDBLOCK)
@@ -232,12 +260,13 @@ static void do_accept(coil_port *p)
 
 static int poll_port_start(coil_port *p)
 {
-    p->accepting = true;
+    p->be.poll.on = true;
     return set_events(&p->h, p->fd, POLLIN);
 }
 
 static void poll_port_pause(coil_port *p)
 {
+    p->be.poll.on = false;
     set_events(&p->h, p->fd, 0);
 }
 
@@ -254,29 +283,45 @@ static void connect_timed_out(void *arg)
 {
     coil_transport *t = arg;
     t->be.poll.connect_timer = NULL;
-    t->flags &= ~COIL__T_CONNECTING;
-    coil__transport_close(t, -ETIMEDOUT, true);
+    t->be.poll.connecting = false;
+    update_transport(t);
+    coil__transport_on_connected(t, -ETIMEDOUT);
 }
 
 static int poll_connect(coil_transport *t, const coil_address *addr, int64_t timeout_ns)
 {
+    t->be.poll.connecting = true;
     int rc = connect(t->fd, &addr->u.sa, addr->len);
     if (rc == 0 || errno != EINPROGRESS) {
         /* Done (typical for UNIX sockets) or failed at once: either way the
          * result is reported from the loop. */
-        t->reason = rc == 0 ? 0 : -errno;
+        t->be.poll.connect_err = rc == 0 ? 0 : -errno;
         add_pending(t);
         return 0;
     }
-    if (timeout_ns >= 0)
+    if (timeout_ns >= 0) {
         t->be.poll.connect_timer =
             coil_reactor_call_later(t->h.r, (double)timeout_ns / 1e9, connect_timed_out, t);
-    update_transport(t);
-    return 0;
+        if (!t->be.poll.connect_timer) {
+            t->be.poll.connecting = false;
+            return -ENOMEM;
+        }
+    }
+    int err = set_events(&t->h, t->fd, transport_events(t));
+    if (err < 0) {
+        t->be.poll.connecting = false;
+        if (t->be.poll.connect_timer) {
+            coil_delayed_call_cancel(t->be.poll.connect_timer);
+            t->be.poll.connect_timer = NULL;
+        }
+    }
+    return err;
 }
 
-static void poll_close(coil_transport *t)
+static void poll_close(coil_transport *t, bool abort)
 {
+    if (abort)
+        coil__sock_set_abortive(t->fd);
     remove_pending(t);
     if (t->be.poll.connect_timer) {
         coil_delayed_call_cancel(t->be.poll.connect_timer);
@@ -306,11 +351,11 @@ static void dispatch(coil__handle *h, short rev)
     switch (h->type) {
     case COIL__H_TRANSPORT: {
         coil_transport *t = (coil_transport *)h;
-        if (t->flags & COIL__T_CONNECTING) {
-            report_connect(t);
+        if (t->be.poll.connecting) {
+            report_connect(t, 0);
             return;
         }
-        if ((rev & (POLLIN | POLLHUP | POLLERR)) && coil__transport_wants_read(t))
+        if ((rev & (POLLIN | POLLHUP | POLLERR)) && t->be.poll.want_read)
             do_read(t);
         if (!h->closing && (rev & (POLLOUT | POLLHUP | POLLERR)) && t->be.poll.want_write)
             do_send(t);
@@ -354,6 +399,8 @@ static int poll_wait(coil_reactor *r, int64_t timeout_ns)
         .port_close = poll_port_close, .read_start = poll_read_start,                              \
         .read_stop = poll_read_stop, .send = poll_send, .connect = poll_connect,                   \
         .close = poll_close, .watch_start = poll_watch_start, .watch_close = poll_watch_close,     \
+        .setsockopt = coil__sock_setsockopt, .shutdown = coil__sock_shutdown,                      \
+        .sockname = coil__sock_name,                                                               \
     }
 
 const coil__backend_ops coil__poll_backend = READINESS_BACKEND("poll", poll_init);

@@ -130,6 +130,7 @@ void coil_reactor_get_stats(const coil_reactor *r, coil_reactor_stats *out)
 {
     *out = r->stats;
     out->live_handles = r->live;
+    out->pool_bytes = (uint64_t)r->pool.nfree * COIL__BLOCK_SIZE;
 }
 
 /* ---- calls from other threads ------------------------------------------- */
@@ -416,6 +417,15 @@ int coil_reactor_new(coil_reactor **out, const coil_reactor_options *opts)
         r->opts.recv_buffers = defaults.recv_buffers;
     if (!r->opts.recv_buffer_size)
         r->opts.recv_buffer_size = defaults.recv_buffer_size;
+    /* Checked here so that no backend mistakes a bad size for a missing
+     * kernel feature (io_uring answers both with -EINVAL). */
+    unsigned nb = r->opts.recv_buffers;
+    if (r->opts.ring_entries > 32768 || nb > 32768 || (nb & (nb - 1))) {
+        coil_log(COIL_LOG_ERROR, COIL__SYS, "invalid reactor options: ring_entries %u (1..32768), "
+                 "recv_buffers %u (a power of two up to 32768)", r->opts.ring_entries, nb);
+        free(r);
+        return -EINVAL;
+    }
     /* The wakeup descriptor exists from the start, so that a first call
      * from another thread can wake a loop that is already waiting. */
     r->xthread = xthread_new();

@@ -49,8 +49,9 @@ typedef enum coil_backend_kind {
 typedef struct coil_reactor_options {
     coil_backend_kind backend;
     unsigned flags;            /* COIL_REACTOR_* */
-    unsigned ring_entries;     /* io_uring SQ size; 0: 256 */
-    unsigned recv_buffers;     /* provided receive buffers (power of two); 0: 1024 */
+    unsigned ring_entries;     /* io_uring SQ size, 1..32768; 0: 256 */
+    unsigned recv_buffers;     /* provided receive buffers (power of two, up to 32768);
+                                  0: 1024. Out-of-range sizes fail with -EINVAL. */
     unsigned recv_buffer_size; /* bytes per receive buffer; 0: 16384 */
     size_t send_zc_threshold;  /* io_uring: use SEND_ZC for sends of at least this many
                                   bytes; 0 disables it (default: it loses on loopback) */
@@ -149,7 +150,10 @@ COIL_API long coil_reactor_add_trigger_deferred(coil_reactor *r, coil_phase phas
 /* Remove a trigger that has not run. 0 or -ENOENT. */
 COIL_API int coil_reactor_remove_trigger(coil_reactor *r, long id);
 
-/* Counters (io_uring-style instrumentation; backends fill what applies). */
+/* Counters (io_uring-style instrumentation; backends fill what applies).
+ * Fields marked "now" are current values, the others count since the
+ * reactor was made. A paused transport holds at most its high-water mark
+ * of output plus one receive buffer (held_bytes + queued_bytes show it). */
 typedef struct coil_reactor_stats {
     uint64_t loop_turns;
     uint64_t submits;      /* io_uring_enter / poll calls */
@@ -160,6 +164,19 @@ typedef struct coil_reactor_stats {
     uint64_t stale;        /* completions dropped because their handle's generation moved on */
     uint64_t accept_backoffs;
     uint64_t live_handles;
+    /* Data and memory (every backend). */
+    uint64_t bytes_in;      /* bytes received on all transports */
+    uint64_t bytes_out;     /* bytes the kernel accepted from all output queues */
+    uint64_t held_bytes;    /* now: bytes received while paused, not yet delivered */
+    uint64_t queued_bytes;  /* now: bytes in output queues, not yet sent */
+    uint64_t pool_bytes;    /* now: free pooled output blocks kept for reuse */
+    /* The io_uring receive-buffer ring (0 on the other backends). */
+    uint64_t recv_buffers;         /* buffers in the ring */
+    uint64_t recv_buffers_in_use;  /* now: filled by the kernel, not yet given back */
+    uint64_t recv_buffers_peak;    /* most ever in use at once */
+    uint64_t sq_waits;      /* operations queued because the SQ was full */
+    uint64_t send_zc;       /* sends done with SEND_ZC (their notification seen) */
+    uint64_t cq_lost;       /* times the kernel dropped completions (-EBADR): fatal */
 } coil_reactor_stats;
 COIL_API void coil_reactor_get_stats(const coil_reactor *r, coil_reactor_stats *out);
 
