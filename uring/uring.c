@@ -74,6 +74,7 @@ typedef struct uring_state {
     int mask;
     size_t zc_threshold;
     bool overflow_logged;
+    bool in_overflow; /* the kernel's overflow flag was seen set, not yet clear */
     /* Handles with sq_wait bits, by completion tag (a handle may be
      * released meanwhile: its tag then no longer matches). */
     uint64_t *waiting;
@@ -101,6 +102,8 @@ static uint64_t tag(const coil__handle *h, enum op op)
     return ((uint64_t)h->slot << 32) | ((uint64_t)(h->gen & 0xffffff) << 8) | op;
 }
 
+static void check_overflow(coil_reactor *r, uring_state *s);
+
 static struct io_uring_sqe *get_sqe(coil_reactor *r)
 {
     uring_state *s = state(r);
@@ -111,6 +114,7 @@ static struct io_uring_sqe *get_sqe(coil_reactor *r)
         /* SQ full: hand what we have to the kernel and take a fresh slot. */
         io_uring_submit(&s->ring);
         r->stats.submits++;
+        check_overflow(r, s); /* completions posted by that submit may not fit */
         sqe = io_uring_get_sqe(&s->ring);
     }
     return sqe;
@@ -725,15 +729,25 @@ static void dispatch(coil_reactor *r, const cqe_copy *c)
     maybe_finish_close(h);
 }
 
-static void note_overflow(coil_reactor *r, uring_state *s)
+/* The kernel keeps completions that did not fit in the CQ on an overflow
+ * list (NODROP) and flags the ring until they are flushed; liburing's peek
+ * flushes them quietly, so the flag is looked at after every submit and
+ * before reaping. Each time it is seen set anew counts as one overflow. */
+static void check_overflow(coil_reactor *r, uring_state *s)
 {
+    if (!io_uring_cq_has_overflow(&s->ring)) {
+        s->in_overflow = false;
+        return;
+    }
+    if (s->in_overflow)
+        return;
+    s->in_overflow = true;
     r->stats.cq_overflows++;
     if (!s->overflow_logged) {
         s->overflow_logged = true;
         coil_log(COIL_LOG_WARN, SYS, "completion queue overflowed; the kernel kept the events "
                                      "(NODROP), but the ring is too small for this load");
     }
-    io_uring_get_events(&s->ring); /* flush the kernel's overflow list */
 }
 
 static int uring_wait(coil_reactor *r, int64_t timeout_ns)
@@ -743,6 +757,7 @@ static int uring_wait(coil_reactor *r, int64_t timeout_ns)
     if (s->nwaiting)
         timeout_ns = 0; /* some still wait for room: come back at once */
     int rc;
+    check_overflow(r, s);
     r->stats.submits++;
     if (timeout_ns == 0) {
         rc = io_uring_submit_and_get_events(&s->ring);
@@ -761,10 +776,11 @@ static int uring_wait(coil_reactor *r, int64_t timeout_ns)
     for (;;) {
         struct io_uring_cqe *cqes[CQE_BATCH];
         cqe_copy batch[CQE_BATCH];
+        check_overflow(r, s);
         unsigned n = io_uring_peek_batch_cqe(&s->ring, cqes, CQE_BATCH);
         if (n == 0) {
             if (io_uring_cq_has_overflow(&s->ring)) {
-                note_overflow(r, s);
+                io_uring_get_events(&s->ring); /* flush the kernel's overflow list */
                 continue;
             }
             break;
