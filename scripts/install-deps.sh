@@ -9,6 +9,7 @@ set -euo pipefail
 build=(build-essential cmake ninja-build pkgconf git liburing-dev libbenchmark-dev libcmocka-dev)
 test=(socat python3 python3-twisted valgrind iproute2 procps curl haproxy systemd
       clang libclang-rt-14-dev)
+test+=(musl-tools) # the musl build of scripts/test.sh
 bench=(nginx-light)
 
 want=("${build[@]}")
