@@ -14,6 +14,7 @@
 
 #include "options.h"
 #include "plugin.h"
+#include "stats.h"
 
 static const coild_plugin *const plugins[] = {&coild_echo_plugin, &coild_qotd_plugin};
 #define NPLUGINS (sizeof(plugins) / sizeof(plugins[0]))
@@ -25,6 +26,7 @@ static void usage(FILE *out)
                  "  --reactor=NAME      uring, epoll, poll or auto (default: auto, or $COIL_REACTOR)\n"
                  "  --log-level=LEVEL   debug, info, warn, error (default: info)\n"
                  "  --log-format=FMT    text or json (default: text)\n"
+                 "  --stats-interval=S  log the reactor's counters every S seconds\n"
                  "  --help, --version\n\nPlugins:\n");
     for (size_t i = 0; i < NPLUGINS; i++)
         fprintf(out, "  %-8s %s\n", plugins[i]->name, plugins[i]->description);
@@ -48,7 +50,7 @@ static int parse_reactor(const char *name, coil_backend_kind *kind)
 
 int main(int argc, char **argv)
 {
-    const char *reactor = NULL, *level = "info", *format = "text";
+    const char *reactor = NULL, *level = "info", *format = "text", *stats = NULL;
     int i = 1;
     for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
         if (strcmp(argv[i], "--help") == 0) {
@@ -64,6 +66,8 @@ int main(int argc, char **argv)
             m = coild_opt(argc, argv, &i, "log-level", &level);
         if (m == 0)
             m = coild_opt(argc, argv, &i, "log-format", &format);
+        if (m == 0)
+            m = coild_opt(argc, argv, &i, "stats-interval", &stats);
         if (m <= 0) {
             if (m == 0)
                 fprintf(stderr, "coild: unknown option '%s'\n", argv[i]);
@@ -106,6 +110,10 @@ int main(int argc, char **argv)
     }
     coil_log(COIL_LOG_INFO, "coild", "coild %s (pid %ld) starting %s on %s", coil_version_string(),
              (long)getpid(), plugin->name, coil_reactor_backend_name(r));
+    if (stats && coild_stats_start(r, stats) < 0) {
+        coil_reactor_free(r);
+        return 2;
+    }
     rc = plugin->start(r, argc - i, argv + i);
     if (rc < 0) {
         coil_reactor_free(r);
