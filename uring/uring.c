@@ -84,6 +84,7 @@ typedef struct uring_state {
 typedef struct connect_ctx {
     coil_address addr;
     int64_t timeout_ns;
+    bool standin; /* a no-op was submitted in its place (see issue_connect) */
     struct __kernel_timespec ts;
 } connect_ctx;
 
@@ -562,9 +563,10 @@ static bool issue_connect(coil_transport *t)
         /* Room for both was checked; only the fault hook fails here. */
         struct io_uring_sqe *to = get_sqe(t->h.r);
         if (!to) {
-            /* Turn the connect into a no-op that completes at once. */
+            /* Turn the connect into a no-op that completes at once; its
+             * completion issues the connect again (on_connect). */
             io_uring_prep_nop(sqe);
-            c->timeout_ns = -2; /* see on_connect: issue again */
+            c->standin = true;
             return true;
         }
         sqe->flags |= IOSQE_IO_LINK;
@@ -585,6 +587,7 @@ static int uring_connect(coil_transport *t, const coil_address *addr, int64_t ti
         return -ENOMEM;
     c->addr = *addr;
     c->timeout_ns = timeout_ns;
+    c->standin = false;
     t->be.uring.connect_ctx = c;
     if (!issue_connect(t))
         defer_op(&t->h, W_CONNECT);
@@ -594,9 +597,11 @@ static int uring_connect(coil_transport *t, const coil_address *addr, int64_t ti
 static void on_connect(coil_transport *t, int res)
 {
     connect_ctx *c = t->be.uring.connect_ctx;
-    if (c && c->timeout_ns == -2 && !t->h.closing) {
-        /* The no-op stand-in (fault hook): issue the real connect now. */
-        c->timeout_ns = -1;
+    if (c && c->standin) {
+        /* The no-op stand-in: issue the real connect now. */
+        c->standin = false;
+        if (t->h.closing)
+            return; /* cancelled meanwhile: the endgame reports it */
         if (!issue_connect(t))
             defer_op(&t->h, W_CONNECT);
         return;
