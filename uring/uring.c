@@ -414,10 +414,14 @@ static void on_recv(coil_reactor *r, coil_transport *t, int res, unsigned flags)
         unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
         coil__transport_on_read(t, s->bufs + (size_t)bid * s->bufsz, res);
         recycle(r, s, bid); /* after the callback: the protocol read it in place */
-    } else if (res == 0) {
+    } else if (flags & IORING_CQE_F_BUFFER) {
+        recycle(r, s, flags >> IORING_CQE_BUFFER_SHIFT); /* no data in it: back at once */
+    }
+    if (res == 0) {
         coil__transport_on_read(t, NULL, 0);
         return;
-    } else if (res == -ENOBUFS) {
+    }
+    if (res == -ENOBUFS) {
         /* The ring ran dry; the data waits in the socket. Buffers come back
          * as this batch is processed, so starting again is enough. */
         r->stats.enobufs++;
