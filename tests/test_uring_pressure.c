@@ -7,6 +7,8 @@
  */
 #include "helpers.h"
 
+#include <errno.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,10 +199,30 @@ static void send_zc_for_every_send(void **state)
 }
 
 #ifdef COIL_HAVE_URING
-extern unsigned coil__uring_sqe_fault_every; /* uring.c's test hook */
+extern unsigned coil__uring_sqe_fault_every; /* uring.c's test hooks */
+extern bool coil__uring_fake_ebadr;
 #else
 static unsigned coil__uring_sqe_fault_every; /* built without io_uring: never runs */
+static bool coil__uring_fake_ebadr;
 #endif
+
+static void lost_completions_stop_the_loop(void **state)
+{
+    /* -EBADR (the kernel dropped completions) is not swallowed: the wait
+     * fails with it, it is counted and logged, and run() would return it. */
+    coil_reactor *r = pressured_reactor(64, 256, 0);
+    t_log_capture();
+    coil__uring_fake_ebadr = true;
+    assert_int_equal(coil_reactor_iterate(r, 0), -EBADR);
+    coil_reactor_stats st;
+    coil_reactor_get_stats(r, &st);
+    assert_int_equal(st.cq_lost, 1);
+    assert_int_equal(t_log_count("the kernel dropped completions"), 1);
+    coil_log_set_handler(NULL, NULL);
+    coil_log_set_level(COIL_LOG_WARN);
+    assert_int_equal(coil_reactor_iterate(r, 0), 0); /* only that wait failed */
+    t_teardown(r);
+}
 
 static void full_sq_queues_operations(void **state)
 {
@@ -225,6 +247,7 @@ int main(void)
         cmocka_unit_test(tiny_completion_queue),
         cmocka_unit_test(send_zc_for_every_send),
         cmocka_unit_test(full_sq_queues_operations),
+        cmocka_unit_test(lost_completions_stop_the_loop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

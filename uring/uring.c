@@ -92,6 +92,8 @@ typedef struct connect_ctx {
  * request fails as if the SQ were full and could not be flushed. */
 unsigned coil__uring_sqe_fault_every;
 static unsigned sqe_fault_count;
+/* Test hook: the next wait behaves as if the kernel returned -EBADR. */
+bool coil__uring_fake_ebadr;
 
 static uring_state *state(coil_reactor *r)
 {
@@ -776,6 +778,10 @@ static int uring_wait(coil_reactor *r, int64_t timeout_ns)
                                        .tv_nsec = timeout_ns % 1000000000};
         rc = io_uring_submit_and_wait_timeout(&s->ring, &cqe, 1, timeout_ns < 0 ? NULL : &ts,
                                               NULL);
+    }
+    if (coil__uring_fake_ebadr) {
+        coil__uring_fake_ebadr = false;
+        rc = -EBADR;
     }
     bool lost = rc == -EBADR;
     if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY && rc != -EAGAIN && !lost)
