@@ -2,8 +2,6 @@
 /* Listening ports: socket set-up, accepted connections, closing. */
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
