@@ -19,7 +19,7 @@
 #   --conns "LIST"    connection counts ("1 100 1000"; ECHO_BENCH_CONNS)
 #   --sizes "LIST"    message sizes in bytes ("64 16384"; ECHO_BENCH_SIZES)
 #   --depth D         messages in flight per connection (1; ECHO_BENCH_DEPTH)
-#   --servers "LIST"  subset of "coild-uring coild-poll epoll uring" (ECHO_BENCH_SERVERS)
+#   --servers "LIST"  subset of "coild-uring coild-epoll coild-poll epoll uring" (ECHO_BENCH_SERVERS)
 #   --idle-conns N    connections for the idle-memory test, 0 = skip (10000)
 #   --verify          let echoload verify every echoed byte (costs client CPU)
 #   --quick           smoke test: 1 s runs, 0.5 s warm-up, 1 repetition
@@ -72,7 +72,7 @@ done
 
 server_bin() {
     case $1 in
-    coild-uring | coild-poll) echo "$coild" ;;
+    coild-uring | coild-poll | coild-epoll) echo "$coild" ;;
     epoll) echo "$bench/baseline_epoll_echo" ;;
     uring) echo "$bench/baseline_uring_echo" ;;
     *) echo "unknown server $1" >&2; return 1 ;;
@@ -84,6 +84,7 @@ server_cmd() {
     case $1 in
     coild-uring) cmd=(env COIL_REACTOR=uring "$coild" -n echo --port "tcp:$2:interface=127.0.0.1") ;;
     coild-poll) cmd=(env COIL_REACTOR=poll "$coild" -n echo --port "tcp:$2:interface=127.0.0.1") ;;
+    coild-epoll) cmd=(env COIL_REACTOR=epoll "$coild" -n echo --port "tcp:$2:interface=127.0.0.1") ;;
     *) cmd=("$(server_bin "$1")" --port "$2" --host 127.0.0.1) ;;
     esac
 }

@@ -9,18 +9,22 @@
  * seconds, samples VmRSS again and prints the growth per connection. Then
  * it closes everything and samples once more (to spot leaks). It also
  * reports the growth of the kernel's slab memory (/proc/meminfo Slab) per
- * connection: system-wide, so client and server sockets together. Every phase is
- * bounded: 5 s without progress, EOF, errors or exceeding --timeout exit
- * nonzero with a message.
+ * connection: system-wide, so client and server sockets together. With
+ * --rtt N it then times N sequential round trips of --msg bytes on one of
+ * the connections while all the others stay idle (what one request costs a
+ * server that watches many idle descriptors) and reports the median and
+ * p99. Every phase is bounded: 5 s without progress, EOF, errors or
+ * exceeding --timeout exit nonzero with a message.
  *
  * usage: idle_conns [--host H] --port P | --unix PATH [--conns N] [--msg BYTES]
- *        [--server-pid PID] [--settle SEC] [--timeout SEC] [--label TEXT] [--json]
+ *        [--server-pid PID] [--settle SEC] [--timeout SEC] [--rtt N] [--label TEXT] [--json]
  */
 #include <errno.h>
 #include <getopt.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -49,10 +53,10 @@ struct conn {
 
 static struct {
     const char *host, *port, *unix_path, *label;
-    long conns, msg, pid;
+    long conns, msg, pid, rtt;
     double settle, timeout;
     bool json;
-} opt = {"127.0.0.1", "7", NULL, "", 10000, 16, 0, 0.5, 60, false};
+} opt = {"127.0.0.1", "7", NULL, "", 10000, 16, 0, 0, 0.5, 60, false};
 
 static struct sockaddr_storage addr;
 static socklen_t addrlen;
@@ -93,7 +97,7 @@ static void parse(int argc, char **argv)
         {"host", 1, 0, 'h'},    {"port", 1, 0, 'p'},       {"unix", 1, 0, 'u'},
         {"conns", 1, 0, 'c'},   {"msg", 1, 0, 'm'},        {"server-pid", 1, 0, 'P'},
         {"settle", 1, 0, 's'},  {"timeout", 1, 0, 't'},    {"label", 1, 0, 'l'},
-        {"json", 0, 0, 'j'},    {0, 0, 0, 0}};
+        {"json", 0, 0, 'j'},    {"rtt", 1, 0, 'r'},        {0, 0, 0, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (ch) {
@@ -112,15 +116,17 @@ static void parse(int argc, char **argv)
             opt.label = optarg;
             break;
         case 'j': opt.json = true; break;
+        case 'r': opt.rtt = atol(optarg); break;
         default:
             fprintf(stderr, "usage: idle_conns [--host H] --port P | --unix PATH [--conns N] "
                             "[--msg BYTES] [--server-pid PID] [--settle SEC] [--timeout SEC] "
-                            "[--label TEXT] [--json]\n");
+                            "[--rtt N] [--label TEXT] [--json]\n");
             exit(2);
         }
     }
-    if (opt.conns < 1 || opt.msg < 0 || opt.msg > (long)sizeof(msg) || opt.pid < 0)
-        die("bad --conns/--msg/--server-pid");
+    if (opt.conns < 1 || opt.msg < 0 || opt.msg > (long)sizeof(msg) || opt.pid < 0 ||
+        opt.rtt < 0 || (opt.rtt && opt.msg == 0))
+        die("bad --conns/--msg/--server-pid/--rtt (--rtt needs --msg > 0)");
 }
 
 /* Poll for `secs`, failing if any connection reports EOF or an error. */
@@ -132,6 +138,40 @@ static void watch_idle(int ep, double secs)
         for (int i = 0; i < n; i++)
             die("server sent data or closed an idle connection (conn %u)", evs[i].data.u32);
     }
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* --rtt: sequential round trips on `fd`; median and p99 in microseconds. */
+static void time_round_trips(int fd, double *p50, double *p99)
+{
+    double *v = malloc((size_t)opt.rtt * sizeof(*v));
+    char rbuf[4096];
+    if (!v)
+        die("out of memory");
+    for (long i = 0; i < opt.rtt; i++) {
+        double t = now();
+        if (send(fd, msg, (size_t)opt.msg, MSG_NOSIGNAL) != opt.msg)
+            die("rtt send: %s", strerror(errno));
+        for (long got = 0; got < opt.msg;) {
+            struct pollfd pfd = {.fd = fd, .events = POLLIN};
+            if (poll(&pfd, 1, (int)(STALL_S * 1000)) <= 0)
+                die("rtt: no echo within %.0f s", STALL_S);
+            ssize_t r = recv(fd, rbuf, sizeof(rbuf), 0);
+            if (r <= 0 && !(r < 0 && errno == EAGAIN))
+                die("rtt recv: %s", r == 0 ? "closed by server" : strerror(errno));
+            got += r > 0 ? r : 0;
+        }
+        v[i] = (now() - t) * 1e6;
+    }
+    qsort(v, (size_t)opt.rtt, sizeof(*v), cmp_double);
+    *p50 = v[opt.rtt / 2];
+    *p99 = v[(size_t)((double)(opt.rtt - 1) * 0.99)];
+    free(v);
 }
 
 int main(int argc, char **argv)
@@ -220,6 +260,9 @@ int main(int argc, char **argv)
     long slab1 = status_kb(0, "Slab");
     long rss1 = opt.pid ? status_kb(opt.pid, "VmRSS") : -1;
     long hwm = opt.pid ? status_kb(opt.pid, "VmHWM") : -1;
+    double rtt50 = 0, rtt99 = 0;
+    if (opt.rtt)
+        time_round_trips(c[n / 2].fd, &rtt50, &rtt99);
     for (size_t i = 0; i < n; i++)
         close(c[i].fd);
     usleep((useconds_t)(opt.settle * 1e6));
@@ -229,7 +272,14 @@ int main(int argc, char **argv)
     char pers[32] = "null";
     if (opt.pid)
         snprintf(pers, sizeof(pers), "%.0f", per);
-    if (opt.json)
+    if (opt.rtt && opt.json)
+        printf("{\"tool\":\"idle_conns\",\"label\":\"%s\",\"conns\":%ld,\"msg\":%ld,"
+               "\"rtt_n\":%ld,\"rtt_p50_us\":%.1f,\"rtt_p99_us\":%.1f}\n",
+               opt.label, opt.conns, opt.msg, opt.rtt, rtt50, rtt99);
+    else if (opt.rtt) /* the round trips are what was asked for */
+        printf("%s%s%ld idle conns: %ld round trips of %ld B on one: p50 %.1f us, p99 %.1f us\n",
+               opt.label, *opt.label ? ": " : "", opt.conns, opt.rtt, opt.msg, rtt50, rtt99);
+    else if (opt.json)
         printf("{\"tool\":\"idle_conns\",\"label\":\"%s\",\"conns\":%ld,\"msg\":%ld,"
                "\"open_s\":%.3f,\"rss_before_kb\":%ld,\"rss_idle_kb\":%ld,\"hwm_kb\":%ld,"
                "\"rss_after_close_kb\":%ld,\"bytes_per_conn\":%s,\"slab_bytes_per_conn\":%.0f}\n",

@@ -21,6 +21,8 @@ static int connect_to(coil_reactor *r, const coil_address *addr, const coil_conn
         close(fd);
         return rc;
     }
+    if (family != AF_UNIX)
+        coil__set_tcp_defaults(fd); /* before connecting: one call, kept by the socket */
     coil_transport *t = coil__transport_new(r, fd, family != AF_UNIX);
     if (!t) {
         close(fd);
@@ -34,8 +36,13 @@ static int connect_to(coil_reactor *r, const coil_address *addr, const coil_conn
     double secs = o.timeout == 0 ? 30.0 : o.timeout;
     int64_t timeout_ns = secs < 0 ? -1 : (int64_t)(secs * 1e9);
     /* From here on every outcome, even an immediate failure, reaches cb
-     * from the loop. */
-    r->be->connect(t, addr, timeout_ns);
+     * from the loop: a backend that cannot start the connect (no memory)
+     * closes the connector with its error, which the endgame reports. */
+    int rc = r->be->connect(t, addr, timeout_ns);
+    if (rc < 0) {
+        t->flags &= ~COIL__T_CONNECTING;
+        coil__transport_close(t, rc, true);
+    }
     if (out)
         *out = (coil_connector *)t;
     return 0;
@@ -69,12 +76,8 @@ void coil__transport_on_connected(coil_transport *t, int err)
         coil__transport_close(t, err, false);
         return;
     }
-    if (t->flags & COIL__T_TCP)
-        coil__set_tcp_defaults(t->fd);
     coil_address peer = {0};
-    socklen_t len = sizeof(peer.u);
-    if (getpeername(t->fd, &peer.u.sa, &len) == 0)
-        peer.len = len;
+    t->h.r->be->sockname(t, true, &peer);
     coil_protocol *p = t->factory->ops->build_protocol(t->factory, &peer);
     if (!p) {
         coil__transport_close(t, COIL_ENOPROTOCOL, false);

@@ -20,6 +20,30 @@ const char *coil_strerror(int err)
     return "Unknown error";
 }
 
+#ifndef __GLIBC__
+/* Elsewhere (musl): the names of the codes a network program meets. */
+static const char *errno_name(int e)
+{
+    switch (e) {
+#define N(x)                                                                                       \
+    case x:                                                                                        \
+        return #x;
+        N(EPERM) N(ENOENT) N(ESRCH) N(EINTR) N(EIO) N(ENXIO) N(E2BIG) N(EBADF) N(ECHILD)
+        N(EAGAIN) N(ENOMEM) N(EACCES) N(EFAULT) N(EBUSY) N(EEXIST) N(ENODEV) N(ENOTDIR)
+        N(EISDIR) N(EINVAL) N(ENFILE) N(EMFILE) N(ENOSPC) N(ESPIPE) N(EROFS) N(EPIPE)
+        N(ERANGE) N(ENAMETOOLONG) N(ENOSYS) N(ENOTEMPTY) N(ELOOP) N(EBADR) N(ETIME)
+        N(EOVERFLOW) N(ENOTSOCK) N(EDESTADDRREQ) N(EMSGSIZE) N(EPROTOTYPE) N(ENOPROTOOPT)
+        N(EPROTONOSUPPORT) N(EOPNOTSUPP) N(EAFNOSUPPORT) N(EADDRINUSE) N(EADDRNOTAVAIL)
+        N(ENETDOWN) N(ENETUNREACH) N(ENETRESET) N(ECONNABORTED) N(ECONNRESET) N(ENOBUFS)
+        N(EISCONN) N(ENOTCONN) N(ESHUTDOWN) N(ETIMEDOUT) N(ECONNREFUSED) N(EHOSTDOWN)
+        N(EHOSTUNREACH) N(EALREADY) N(EINPROGRESS) N(ECANCELED)
+#undef N
+    }
+    return NULL;
+}
+#define strerrorname_np errno_name
+#endif
+
 const char *coil_err_name(int err)
 {
     switch (err) {

@@ -26,6 +26,18 @@
 
 typedef struct coil__backend_ops coil__backend_ops;
 
+#ifdef __linux__
+#define COIL_HAVE_EPOLL 1
+#endif
+
+/* A handle's registration with a readiness notifier (poll.c's backends):
+ * `index` is the poll(2) array position + 1 (0: absent); `events` the
+ * events asked for (epoll: 0 means not registered). */
+typedef struct coil__rd_reg {
+    int index;
+    short events;
+} coil__rd_reg;
+
 enum coil__handle_type { COIL__H_TRANSPORT = 1, COIL__H_PORT, COIL__H_WATCH };
 /* A datagram port (udp_int.h): begins with a coil__watch. */
 #define COIL__H_DGRAM 4
@@ -80,15 +92,20 @@ struct coil_transport {
     size_t held_len;
     struct coil_transport *heldq_next;
     union {
-        struct { /* poll backend */
-            int index;    /* pollfd array position + 1; 0: absent */
+        struct { /* poll and epoll backends */
+            coil__rd_reg reg;
             struct coil_transport *pending_next;
+            bool want_read;   /* read_start()ed and not stopped or ended */
+            bool want_send;   /* send() requested, not yet reported */
             bool want_write, in_pending;
+            bool connecting;  /* connect() in progress or to report */
+            int connect_err;  /* an immediate connect() failure, reported from the loop */
             coil_delayed_call *connect_timer;
         } poll;
         struct { /* io_uring backend */
-            uint8_t recv_state; /* idle / active / cancelling */
-            bool cancel_all_sent;
+            bool recv_armed;    /* a recv is in flight */
+            bool recv_cancel;   /* ... and its cancel was queued */
+            uint8_t sq_wait;    /* operations waiting for room in the SQ (uring.c) */
             struct iovec *iov;  /* sendmsg gather list, allocated on demand */
             void *msg;          /* struct msghdr */
             void *connect_ctx;  /* address + timeout kept until submitted */
@@ -113,13 +130,18 @@ struct coil_port {
     void *done_arg;
     coil_delayed_call *backoff;
     int64_t backoff_logged_ns; /* last "accept: EMFILE" warning */
-    bool accepting;
+    bool accepting;        /* the core wants connections (written in port.c only) */
+    bool adopted;          /* descriptor shared with another process: leave its flags */
+    bool blocking;         /* adopted without O_NONBLOCK (accept once per readiness) */
     union {
         struct {
-            int index; /* pollfd array position + 1; 0: absent */
+            coil__rd_reg reg;
+            bool on;       /* port_start()ed and not paused */
         } poll;
         struct {
-            uint8_t accept_state;
+            bool armed;    /* a multishot accept is in flight */
+            bool cancel;   /* ... and its cancel was queued */
+            uint8_t sq_wait;
         } uring;
     } be;
 };
@@ -131,11 +153,23 @@ typedef struct coil__watch {
     void (*cb)(struct coil__watch *w);
     union {
         struct {
-            int index;
+            coil__rd_reg reg;
         } poll;
+        struct {
+            uint8_t sq_wait;
+        } uring;
     } be;
 } coil__watch;
 
+/* The backend line. The core decides what should happen (read, send,
+ * accept, close); the backend does it and reports what happened through
+ * the coil__*_on_* functions and when a receive or accept ended (and why)
+ * through coil__transport_read_ended()/coil__port_accept_ended(), after
+ * which the core decides whether to start again. A backend owns its
+ * descriptors: the core reaches a socket only through these operations.
+ * Every operation either completes through a report or returns an error;
+ * work that cannot be handed to the kernel at once is queued by the
+ * backend, never dropped. */
 struct coil__backend_ops {
     const char *name;
     int (*init)(coil_reactor *r, const coil_reactor_options *o);
@@ -146,11 +180,17 @@ struct coil__backend_ops {
     int (*port_start)(coil_port *p);  /* start (or resume) accepting */
     void (*port_pause)(coil_port *p); /* stop accepting for now */
     void (*port_close)(coil_port *p); /* -> coil__handle_closed() when drained */
+    /* Start receiving until read_stop() or until the backend reports the
+     * receive ended; idempotent. */
     void (*read_start)(coil_transport *t);
     void (*read_stop)(coil_transport *t);
     void (*send)(coil_transport *t);  /* send from the queue (core guarantees one at a time) */
+    /* Start connecting; the outcome always arrives through
+     * coil__transport_on_connected() from the loop. 0 or a negative errno
+     * (then nothing was started). */
     int (*connect)(coil_transport *t, const coil_address *addr, int64_t timeout_ns);
-    void (*close)(coil_transport *t); /* -> coil__handle_closed() when drained */
+    /* Close (abort: reset the connection) -> coil__handle_closed() when drained. */
+    void (*close)(coil_transport *t, bool abort);
     int (*watch_start)(coil__watch *w);
     void (*watch_close)(coil__watch *w);
     /* Datagram ports (udp.c). NULL on a readiness backend: the core then
@@ -159,6 +199,11 @@ struct coil__backend_ops {
      * with coil__handle_closed() once nothing is in flight. */
     int (*dgram_start)(coil_datagram_port *u);
     void (*dgram_close)(coil_datagram_port *u);
+    /* Socket operations on a transport's descriptor (socket.c has the plain
+     * system-call versions both backends use today). 0 or a negative errno. */
+    int (*setsockopt)(coil_transport *t, int level, int name, int value);
+    int (*shutdown)(coil_transport *t, int how);
+    int (*sockname)(coil_transport *t, bool peer, coil_address *out);
 };
 
 typedef struct coil__call {
@@ -209,6 +254,7 @@ struct coil_reactor {
     sigset_t saved_mask;
     bool sigint_ignored; /* SIGINT was SIG_IGN when run() began: left alone */
     coil_reactor_stats stats;
+    size_t transports; /* live transports (pool trimming) */
     char *rbuf; /* poll backend receive buffer */
     /* Other threads (reactor.c, resolver.c). xthread: the queue of
      * coil_reactor_call_from_thread() with its lock and its wakeup fd and
@@ -225,6 +271,9 @@ struct coil_reactor {
 };
 
 extern const coil__backend_ops coil__poll_backend;
+#ifdef COIL_HAVE_EPOLL
+extern const coil__backend_ops coil__epoll_backend;
+#endif
 #ifdef COIL_HAVE_URING
 extern const coil__backend_ops coil__uring_backend;
 #endif
@@ -241,9 +290,13 @@ coil__handle *coil__handle_lookup(coil_reactor *r, uint32_t slot, uint32_t gen);
 void coil__transport_on_read(coil_transport *t, const void *data, ssize_t n);
 void coil__transport_on_sent(coil_transport *t, ssize_t n);
 void coil__transport_on_connected(coil_transport *t, int err);
-/* Whether the core still wants data (the backend re-arms if so). */
-bool coil__transport_wants_read(const coil_transport *t);
+/* The backend's receive ended by itself (a one-shot receive completed,
+ * the buffer ring ran dry, a cancel took effect): `why` is 0 or a
+ * negative errno. The core starts another if it still wants data. */
+void coil__transport_read_ended(coil_transport *t, int why);
 void coil__port_on_accept(coil_port *p, int fd);
+/* The backend's accept ended by itself; the core re-arms if it wants. */
+void coil__port_accept_ended(coil_port *p, int why);
 void coil__transport_endgame(coil_transport *t);
 void coil__port_endgame(coil_port *p);
 void coil__deliver_held(coil_reactor *r);
@@ -270,6 +323,12 @@ coil_failure *coil__connect_failure(const coil_address *addr, int err);
 /* Sockets (socket.c). */
 int coil__set_nonblock_cloexec(int fd);
 void coil__set_tcp_defaults(int fd);
+/* The plain system-call socket operations (backend ops use them). */
+int coil__sock_setsockopt(coil_transport *t, int level, int name, int value);
+int coil__sock_shutdown(coil_transport *t, int how);
+int coil__sock_name(coil_transport *t, bool peer, coil_address *out);
+/* SO_LINGER {1, 0} before close(): the close resets the connection. */
+void coil__sock_set_abortive(int fd);
 
 /* Signals (signals.c). */
 int coil__signals_install(coil_reactor *r);

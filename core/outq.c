@@ -147,6 +147,16 @@ void coil__outq_clear(coil__outq *q, coil__pool *pool)
     q->bytes = 0;
 }
 
+void coil__pool_trim(coil__pool *pool, size_t keep)
+{
+    while (pool->nfree > keep) {
+        coil__chunk *c = pool->free;
+        pool->free = c->next;
+        pool->nfree--;
+        free(c);
+    }
+}
+
 void coil__pool_fini(coil__pool *pool)
 {
     while (pool->free) {

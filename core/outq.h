@@ -48,5 +48,7 @@ void coil__outq_consume(coil__outq *q, coil__pool *pool, size_t n);
 /* Drop everything (borrowed buffers are released). */
 void coil__outq_clear(coil__outq *q, coil__pool *pool);
 void coil__pool_fini(coil__pool *pool);
+/* Free pooled blocks beyond `keep`. */
+void coil__pool_trim(coil__pool *pool, size_t keep);
 
 #endif

@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The portable backend: poll(2) readiness turned into the same completions
- * the io_uring backend produces. Sends requested by the core are attempted
- * at the start of the next wait (so they batch, and never call back into
- * the core from inside a user's write); only a send that would block arms
- * POLLOUT. Each readable socket gets one recv per turn, for fairness.
+ * The readiness backend: readiness turned into the same completions the
+ * io_uring backend produces. Which descriptors are ready comes from a
+ * notifier (notify.h): poll(2), the portable backend "poll", or epoll, the
+ * Linux fallback "epoll"; everything else is shared. Sends requested by the
+ * core are attempted at the start of the next wait (so they batch, and
+ * never call back into the core from inside a user's write); only a send
+ * that would block arms POLLOUT. Each readable socket gets one recv per
+ * turn, for fairness.
  */
 #include <errno.h>
 #include <poll.h>
@@ -13,21 +16,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "notify.h"
 
 #define RBUF_SIZE 65536 /* as Twisted's read size */
 #define ACCEPTS_PER_TURN 64
 #define MAX_IOV 64
 
 typedef struct poll_state {
-    struct pollfd *fds;
-    coil__handle **owners;
-    size_t n, cap;
-    struct ready {
-        coil__handle *h;
-        short revents;
-    } *ready;
-    size_t ready_cap;
+    const coil__notifier *nt;
+    void *nt_data;
+    coil__ready_set ready;
     coil_transport *pending; /* sends to attempt and connect results to report */
 } poll_state;
 
@@ -36,63 +34,31 @@ static poll_state *state(coil_reactor *r)
     return r->be_data;
 }
 
-static int *index_of(coil__handle *h)
+static coil__rd_reg *reg_of(coil__handle *h)
 {
     switch (h->type) {
     case COIL__H_TRANSPORT:
-        return &((coil_transport *)h)->be.poll.index;
+        return &((coil_transport *)h)->be.poll.reg;
     case COIL__H_PORT:
-        return &((coil_port *)h)->be.poll.index;
+        return &((coil_port *)h)->be.poll.reg;
     default:
-        return &((coil__watch *)h)->be.poll.index;
+        return &((coil__watch *)h)->be.poll.reg;
     }
 }
 
-/* Set the events polled for `fd` on behalf of `h`; 0 removes the entry.
- * A handle's index is its pollfd position + 1, so 0 (calloc) means none. */
+/* Set the events watched for `fd` on behalf of `h`; 0 stops watching. */
 static int set_events(coil__handle *h, int fd, short events)
 {
     poll_state *s = state(h->r);
-    int *idx = index_of(h);
-    if (events == 0) {
-        if (*idx == 0)
-            return 0;
-        size_t i = (size_t)*idx - 1, last = s->n - 1;
-        if (i != last) {
-            s->fds[i] = s->fds[last];
-            s->owners[i] = s->owners[last];
-            *index_of(s->owners[i]) = (int)i + 1;
-        }
-        s->n--;
-        *idx = 0;
-        return 0;
-    }
-    if (*idx == 0) {
-        if (s->n == s->cap) {
-            size_t cap = s->cap ? s->cap * 2 : 64;
-            struct pollfd *fds = realloc(s->fds, cap * sizeof(*fds));
-            if (!fds)
-                return -ENOMEM;
-            s->fds = fds;
-            coil__handle **owners = realloc(s->owners, cap * sizeof(*owners));
-            if (!owners)
-                return -ENOMEM;
-            s->owners = owners;
-            s->cap = cap;
-        }
-        s->owners[s->n] = h;
-        *idx = (int)++s->n;
-    }
-    s->fds[*idx - 1] = (struct pollfd){.fd = fd, .events = events};
-    return 0;
+    return s->nt->set(s->nt_data, h, fd, reg_of(h), events);
 }
 
 static short transport_events(const coil_transport *t)
 {
     short ev = 0;
-    if (coil__transport_wants_read(t))
+    if (t->be.poll.want_read)
         ev |= POLLIN;
-    if (t->be.poll.want_write || (t->flags & COIL__T_CONNECTING))
+    if (t->be.poll.want_write || t->be.poll.connecting)
         ev |= POLLOUT;
     return ev;
 }
@@ -125,14 +91,20 @@ static void remove_pending(coil_transport *t)
 
 /* ---- lifecycle ----------------------------------------------------------- */
 
-static int poll_init(coil_reactor *r, const coil_reactor_options *o)
+static int init_with(coil_reactor *r, const coil__notifier *nt)
 {
-    (void)o;
     poll_state *s = calloc(1, sizeof(*s));
     if (!s)
         return -ENOMEM;
+    s->nt = nt;
+    int rc = nt->init(r, &s->nt_data);
+    if (rc < 0) {
+        free(s);
+        return rc;
+    }
     r->rbuf = malloc(RBUF_SIZE);
     if (!r->rbuf) {
+        nt->fini(s->nt_data);
         free(s);
         return -ENOMEM;
     }
@@ -140,12 +112,25 @@ static int poll_init(coil_reactor *r, const coil_reactor_options *o)
     return 0;
 }
 
+static int poll_init(coil_reactor *r, const coil_reactor_options *o)
+{
+    (void)o;
+    return init_with(r, &coil__notify_poll);
+}
+
+#ifdef COIL_HAVE_EPOLL
+static int epoll_init(coil_reactor *r, const coil_reactor_options *o)
+{
+    (void)o;
+    return init_with(r, &coil__notify_epoll);
+}
+#endif
+
 static void poll_fini(coil_reactor *r)
 {
     poll_state *s = state(r);
-    free(s->fds);
-    free(s->owners);
-    free(s->ready);
+    s->nt->fini(s->nt_data);
+    free(s->ready.v);
     free(s);
     r->be_data = NULL;
 }
@@ -164,32 +149,38 @@ static void do_send(coil_transport *t)
         update_transport(t);
         return;
     }
+    int err = sent < 0 ? -errno : 0;
     if (t->be.poll.want_write) {
         t->be.poll.want_write = false;
         update_transport(t);
     }
-    coil__transport_on_sent(t, sent < 0 ? -errno : sent);
+    t->be.poll.want_send = false; /* the core may ask again from on_sent */
+    coil__transport_on_sent(t, sent < 0 ? err : sent);
 }
 
 static void poll_send(coil_transport *t)
 {
+    t->be.poll.want_send = true;
     add_pending(t);
 }
 
-static void report_connect(coil_transport *t)
+/* Report a connect's outcome (err: 0, or a negative errno known already;
+ * 0 asks the socket). */
+static void report_connect(coil_transport *t, int err)
 {
-    int err = -t->reason; /* an immediate failure, kept by poll_connect */
-    socklen_t len = sizeof(err);
-    if (err == 0 && getsockopt(t->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-        err = errno;
-    t->reason = 0;
+    int soerr = 0;
+    socklen_t len = sizeof(soerr);
+    if (err == 0 && getsockopt(t->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
+        soerr = errno;
+    if (err == 0)
+        err = -soerr;
     if (t->be.poll.connect_timer) {
         coil_delayed_call_cancel(t->be.poll.connect_timer);
         t->be.poll.connect_timer = NULL;
     }
-    t->flags &= ~COIL__T_CONNECTING;
+    t->be.poll.connecting = false;
     update_transport(t);
-    coil__transport_on_connected(t, -err);
+    coil__transport_on_connected(t, err);
 }
 
 static void run_pending(coil_reactor *r)
@@ -201,22 +192,29 @@ static void run_pending(coil_reactor *r)
         t->be.poll.in_pending = false;
         if (t->h.closing)
             continue;
-        if (t->flags & COIL__T_CONNECTING)
-            report_connect(t); /* connect() finished or failed immediately */
-        else if ((t->flags & COIL__T_SENDING) && !t->be.poll.want_write)
+        if (t->be.poll.connecting) {
+            int err = t->be.poll.connect_err; /* connect() finished or failed at once */
+            t->be.poll.connect_err = 0;
+            report_connect(t, err);
+        } else if (t->be.poll.want_send && !t->be.poll.want_write) {
             do_send(t);
+        }
     }
 }
 
 /* ---- reading and accepting ----------------------------------------------- */
 
+/* Readiness is level-triggered: once started, a receive goes on until
+ * stopped, the peer's EOF or an error, so it never "ends" by itself. */
 static void poll_read_start(coil_transport *t)
 {
+    t->be.poll.want_read = true;
     update_transport(t);
 }
 
 static void poll_read_stop(coil_transport *t)
 {
+    t->be.poll.want_read = false;
     update_transport(t);
 }
 
@@ -225,16 +223,31 @@ static void do_read(coil_transport *t)
     ssize_t n = recv(t->fd, t->h.r->rbuf, RBUF_SIZE, 0);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
         return;
-    if (n <= 0)
-        set_events(&t->h, t->fd, 0); /* no more reads: EOF or error */
-    coil__transport_on_read(t, t->h.r->rbuf, n < 0 ? -errno : n);
-    if (!t->h.closing && n <= 0)
+    int err = n < 0 ? -errno : 0;
+    if (n <= 0) { /* no more reads: EOF or error */
+        t->be.poll.want_read = false;
         update_transport(t);
+    }
+    coil__transport_on_read(t, t->h.r->rbuf, n < 0 ? err : n);
+}
+
+/* Whether a blocking (adopted, shared) listener has a connection waiting:
+ * accept4() on it must not block the loop. */
+static bool blocking_port_ready(coil_port *p)
+{
+    struct pollfd pfd = {.fd = p->fd, .events = POLLIN};
+    return poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN);
 }
 
 static void do_accept(coil_port *p)
 {
-    for (int i = 0; i < ACCEPTS_PER_TURN && p->accepting && !p->h.closing; i++) {
+    /* A blocking descriptor we may not make non-blocking (its description
+     * is shared) gets one accept per readiness report, checked right
+     * before: another process sharing it may have taken the connection. */
+    int max = p->blocking ? 1 : ACCEPTS_PER_TURN;
+    for (int i = 0; i < max && p->be.poll.on && !p->h.closing; i++) {
+        if (p->blocking && !blocking_port_ready(p))
+            return;
         int fd = accept4(p->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno != EAGAIN && errno != EWOULDBLOCK)
@@ -247,12 +260,13 @@ static void do_accept(coil_port *p)
 
 static int poll_port_start(coil_port *p)
 {
-    p->accepting = true;
+    p->be.poll.on = true;
     return set_events(&p->h, p->fd, POLLIN);
 }
 
 static void poll_port_pause(coil_port *p)
 {
+    p->be.poll.on = false;
     set_events(&p->h, p->fd, 0);
 }
 
@@ -269,29 +283,45 @@ static void connect_timed_out(void *arg)
 {
     coil_transport *t = arg;
     t->be.poll.connect_timer = NULL;
-    t->flags &= ~COIL__T_CONNECTING;
-    coil__transport_close(t, -ETIMEDOUT, true);
+    t->be.poll.connecting = false;
+    update_transport(t);
+    coil__transport_on_connected(t, -ETIMEDOUT);
 }
 
 static int poll_connect(coil_transport *t, const coil_address *addr, int64_t timeout_ns)
 {
+    t->be.poll.connecting = true;
     int rc = connect(t->fd, &addr->u.sa, addr->len);
     if (rc == 0 || errno != EINPROGRESS) {
         /* Done (typical for UNIX sockets) or failed at once: either way the
          * result is reported from the loop. */
-        t->reason = rc == 0 ? 0 : -errno;
+        t->be.poll.connect_err = rc == 0 ? 0 : -errno;
         add_pending(t);
         return 0;
     }
-    if (timeout_ns >= 0)
+    if (timeout_ns >= 0) {
         t->be.poll.connect_timer =
             coil_reactor_call_later(t->h.r, (double)timeout_ns / 1e9, connect_timed_out, t);
-    update_transport(t);
-    return 0;
+        if (!t->be.poll.connect_timer) {
+            t->be.poll.connecting = false;
+            return -ENOMEM;
+        }
+    }
+    int err = set_events(&t->h, t->fd, transport_events(t));
+    if (err < 0) {
+        t->be.poll.connecting = false;
+        if (t->be.poll.connect_timer) {
+            coil_delayed_call_cancel(t->be.poll.connect_timer);
+            t->be.poll.connect_timer = NULL;
+        }
+    }
+    return err;
 }
 
-static void poll_close(coil_transport *t)
+static void poll_close(coil_transport *t, bool abort)
 {
+    if (abort)
+        coil__sock_set_abortive(t->fd);
     remove_pending(t);
     if (t->be.poll.connect_timer) {
         coil_delayed_call_cancel(t->be.poll.connect_timer);
@@ -321,11 +351,11 @@ static void dispatch(coil__handle *h, short rev)
     switch (h->type) {
     case COIL__H_TRANSPORT: {
         coil_transport *t = (coil_transport *)h;
-        if (t->flags & COIL__T_CONNECTING) {
-            report_connect(t);
+        if (t->be.poll.connecting) {
+            report_connect(t, 0);
             return;
         }
-        if ((rev & (POLLIN | POLLHUP | POLLERR)) && coil__transport_wants_read(t))
+        if ((rev & (POLLIN | POLLHUP | POLLERR)) && t->be.poll.want_read)
             do_read(t);
         if (!h->closing && (rev & (POLLOUT | POLLHUP | POLLERR)) && t->be.poll.want_write)
             do_send(t);
@@ -350,42 +380,31 @@ static int poll_wait(coil_reactor *r, int64_t timeout_ns)
     /* Round up so a timer due in 0.3 ms does not spin with timeout 0. */
     int ms = timeout_ns < 0 ? -1 : (int)((timeout_ns + 999999) / 1000000);
     r->stats.submits++;
-    int n = poll(s->fds, (nfds_t)s->n, ms);
-    if (n < 0)
-        return errno == EINTR ? 0 : -errno;
-    if (n == 0)
-        return 0;
-    /* Snapshot the ready set: callbacks add and remove entries. */
-    if (s->ready_cap < (size_t)n) {
-        struct ready *rd = realloc(s->ready, (size_t)n * sizeof(*rd));
-        if (!rd)
-            return -ENOMEM;
-        s->ready = rd;
-        s->ready_cap = (size_t)n;
-    }
-    size_t k = 0;
-    for (size_t i = 0; i < s->n && k < (size_t)n; i++)
-        if (s->fds[i].revents)
-            s->ready[k++] = (struct ready){s->owners[i], s->fds[i].revents};
-    r->stats.completions += k;
-    for (size_t i = 0; i < k; i++)
-        dispatch(s->ready[i].h, s->ready[i].revents);
+    s->ready.n = 0;
+    int rc = s->nt->wait(s->nt_data, r, ms, &s->ready);
+    if (rc < 0)
+        return rc;
+    /* Dispatch from the snapshot: callbacks add and remove watches, but no
+     * handle is freed before the endgame, after this wait. */
+    r->stats.completions += s->ready.n;
+    for (size_t i = 0; i < s->ready.n; i++)
+        dispatch(s->ready.v[i].h, s->ready.v[i].revents);
     return 0;
 }
 
-const coil__backend_ops coil__poll_backend = {
-    .name = "poll",
-    .init = poll_init,
-    .fini = poll_fini,
-    .wait = poll_wait,
-    .port_start = poll_port_start,
-    .port_pause = poll_port_pause,
-    .port_close = poll_port_close,
-    .read_start = poll_read_start,
-    .read_stop = poll_read_stop,
-    .send = poll_send,
-    .connect = poll_connect,
-    .close = poll_close,
-    .watch_start = poll_watch_start,
-    .watch_close = poll_watch_close,
-};
+/* The two backends differ only in their notifier (chosen by init). */
+#define READINESS_BACKEND(NAME, INIT)                                                              \
+    {                                                                                              \
+        .name = NAME, .init = INIT, .fini = poll_fini, .wait = poll_wait,                          \
+        .port_start = poll_port_start, .port_pause = poll_port_pause,                              \
+        .port_close = poll_port_close, .read_start = poll_read_start,                              \
+        .read_stop = poll_read_stop, .send = poll_send, .connect = poll_connect,                   \
+        .close = poll_close, .watch_start = poll_watch_start, .watch_close = poll_watch_close,     \
+        .setsockopt = coil__sock_setsockopt, .shutdown = coil__sock_shutdown,                      \
+        .sockname = coil__sock_name,                                                               \
+    }
+
+const coil__backend_ops coil__poll_backend = READINESS_BACKEND("poll", poll_init);
+#ifdef COIL_HAVE_EPOLL
+const coil__backend_ops coil__epoll_backend = READINESS_BACKEND("epoll", epoll_init);
+#endif

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Listening ports: socket set-up, accepted connections, closing. */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +73,10 @@ int coil_listen_tcp(coil_reactor *r, const coil_address *addr, const coil_listen
         rc = -errno;
     if (rc == 0 && listen(fd, o.backlog > 0 ? o.backlog : 50) < 0)
         rc = -errno;
+    /* TCP_NODELAY by default (coil__set_tcp_defaults): Linux accepted
+     * sockets inherit it from the listener, so no call per connection. */
+    if (rc == 0)
+        coil__set_tcp_defaults(fd);
     coil_port *p = NULL;
     if (rc == 0)
         rc = port_new(r, fd, f, &p);
@@ -184,7 +189,12 @@ int coil_listen_unix(coil_reactor *r, const char *path, const coil_listen_option
 
 int coil_listen_adopt(coil_reactor *r, int fd, coil_factory *f, coil_port **out)
 {
-    int rc = coil__set_nonblock_cloexec(fd);
+    /* The file description may be shared with another process (systemd,
+     * a parent): its status flags (O_NONBLOCK) and socket options are left
+     * as they are. Close-on-exec belongs to this descriptor only. */
+    int fl = fcntl(fd, F_GETFL);
+    int fdfl = fcntl(fd, F_GETFD);
+    int rc = fl < 0 || fdfl < 0 || fcntl(fd, F_SETFD, fdfl | FD_CLOEXEC) < 0 ? -errno : 0;
     coil_port *p = NULL;
     if (rc == 0)
         rc = port_new(r, fd, f, &p);
@@ -192,6 +202,8 @@ int coil_listen_adopt(coil_reactor *r, int fd, coil_factory *f, coil_port **out)
         close(fd);
         return rc;
     }
+    p->adopted = true;
+    p->blocking = !(fl & O_NONBLOCK);
     *out = p;
     return port_start(p);
 }
@@ -209,6 +221,13 @@ static void resume_accepting(void *arg)
     coil_port *p = arg;
     p->backoff = NULL;
     if (!p->h.closing)
+        p->h.r->be->port_start(p);
+}
+
+void coil__port_accept_ended(coil_port *p, int why)
+{
+    (void)why; /* logged by the backend where it matters */
+    if (p->accepting && !p->backoff && !p->h.closing)
         p->h.r->be->port_start(p);
 }
 
@@ -246,12 +265,10 @@ void coil__port_on_accept(coil_port *p, int fd)
         close(fd);
         return;
     }
-    if (tcp)
-        coil__set_tcp_defaults(fd);
+    if (tcp && p->adopted)
+        coil__set_tcp_defaults(fd); /* the shared listener keeps its own options */
     coil_address peer = {0};
-    socklen_t len = sizeof(peer.u);
-    if (getpeername(fd, &peer.u.sa, &len) == 0)
-        peer.len = len;
+    p->h.r->be->sockname(t, true, &peer);
     coil_protocol *proto = p->factory->ops->build_protocol(p->factory, &peer);
     if (!proto) {
         coil__transport_close(t, COIL_ENOPROTOCOL, false); /* no callbacks: none attached */

@@ -134,6 +134,7 @@ void coil_reactor_get_stats(const coil_reactor *r, coil_reactor_stats *out)
 {
     *out = r->stats;
     out->live_handles = r->live;
+    out->pool_bytes = (uint64_t)r->pool.nfree * COIL__BLOCK_SIZE;
 }
 
 /* ---- calls from other threads ------------------------------------------- */
@@ -316,49 +317,90 @@ static void xthread_free(coil_reactor *r)
 
 /* ---- creation ------------------------------------------------------------ */
 
+static const struct backend_name {
+    const char *name;
+    coil_backend_kind kind;
+} backend_names[] = {
+    {"uring", COIL_BACKEND_URING},
+    {"io_uring", COIL_BACKEND_URING},
+    {"epoll", COIL_BACKEND_EPOLL},
+    {"poll", COIL_BACKEND_POLL},
+};
+
 static int choose_backend(const coil_reactor_options *o, coil_backend_kind *kind)
 {
     *kind = o->backend;
     const char *env = getenv("COIL_REACTOR");
     if (*kind != COIL_BACKEND_AUTO || !env || !*env || strcmp(env, "auto") == 0)
         return 0;
-    if (strcmp(env, "uring") == 0 || strcmp(env, "io_uring") == 0) {
-        *kind = COIL_BACKEND_URING;
-    } else if (strcmp(env, "poll") == 0) {
-        *kind = COIL_BACKEND_POLL;
-    } else {
-        coil_log(COIL_LOG_ERROR, COIL__SYS, "COIL_REACTOR=%s: expected uring, poll or auto", env);
-        return -EINVAL;
+    for (size_t i = 0; i < sizeof(backend_names) / sizeof(backend_names[0]); i++) {
+        if (strcmp(env, backend_names[i].name) == 0) {
+            *kind = backend_names[i].kind;
+            return 0;
+        }
     }
-    return 0;
+    coil_log(COIL_LOG_ERROR, COIL__SYS, "COIL_REACTOR=%s: expected uring, epoll, poll or auto", env);
+    return -EINVAL;
 }
+
+/* The backends in the order AUTO tries them; absent ones are NULL. */
+static const struct candidate {
+    coil_backend_kind kind;
+    const char *name;
+    const coil__backend_ops *ops;
+} candidates[] = {
+#ifdef COIL_HAVE_URING
+    {COIL_BACKEND_URING, "io_uring", &coil__uring_backend},
+#else
+    {COIL_BACKEND_URING, "io_uring", NULL},
+#endif
+#ifdef COIL_HAVE_EPOLL
+    {COIL_BACKEND_EPOLL, "epoll", &coil__epoll_backend},
+#else
+    {COIL_BACKEND_EPOLL, "epoll", NULL},
+#endif
+    {COIL_BACKEND_POLL, "poll", &coil__poll_backend},
+};
+#define NCANDIDATES (sizeof(candidates) / sizeof(candidates[0]))
 
 static int start_backend(coil_reactor *r, coil_backend_kind kind)
 {
-    int rc;
-#ifdef COIL_HAVE_URING
-    if (kind != COIL_BACKEND_POLL) {
-        r->be = &coil__uring_backend;
+    if ((unsigned)kind > COIL_BACKEND_EPOLL) {
+        coil_log(COIL_LOG_ERROR, COIL__SYS, "unknown reactor backend %d", (int)kind);
+        return -EINVAL;
+    }
+    if (kind != COIL_BACKEND_AUTO) {
+        const struct candidate *c = NULL;
+        for (size_t i = 0; i < NCANDIDATES; i++)
+            if (candidates[i].kind == kind)
+                c = &candidates[i];
+        if (!c->ops) {
+            coil_log(COIL_LOG_ERROR, COIL__SYS, "%s backend requested but coil was built "
+                                                "without it", c->name);
+            return kind == COIL_BACKEND_URING ? COIL_ENOURING : -ENOSYS;
+        }
+        r->be = c->ops;
+        int rc = r->be->init(r, &r->opts);
+        if (rc < 0)
+            coil_log(COIL_LOG_ERROR, COIL__SYS, "%s backend requested but unavailable: %s",
+                     c->name, coil_strerror(rc));
+        return rc;
+    }
+    int rc = -ENOSYS;
+    const char *failed = NULL;
+    for (size_t i = 0; i < NCANDIDATES; i++) {
+        if (!candidates[i].ops)
+            continue;
+        if (failed)
+            coil_log(COIL_LOG_INFO, COIL__SYS, "%s unavailable (%s): falling back to %s", failed,
+                     coil_strerror(rc), candidates[i].name);
+        r->be = candidates[i].ops;
         rc = r->be->init(r, &r->opts);
         if (rc == 0)
             return 0;
-        if (kind == COIL_BACKEND_URING) {
-            coil_log(COIL_LOG_ERROR, COIL__SYS, "io_uring backend requested but unavailable: %s",
-                     coil_strerror(rc));
-            return rc;
-        }
-        coil_log(COIL_LOG_INFO, COIL__SYS, "io_uring unavailable (%s): falling back to poll",
-                 coil_strerror(rc));
+        failed = candidates[i].name;
     }
-#else
-    if (kind == COIL_BACKEND_URING) {
-        coil_log(COIL_LOG_ERROR, COIL__SYS, "io_uring backend requested but coil was built "
-                                            "without it");
-        return COIL_ENOURING;
-    }
-#endif
-    r->be = &coil__poll_backend;
-    rc = r->be->init(r, &r->opts);
+    coil_log(COIL_LOG_ERROR, COIL__SYS, "no reactor backend could start: %s", coil_strerror(rc));
     return rc;
 }
 
@@ -379,6 +421,15 @@ int coil_reactor_new(coil_reactor **out, const coil_reactor_options *opts)
         r->opts.recv_buffers = defaults.recv_buffers;
     if (!r->opts.recv_buffer_size)
         r->opts.recv_buffer_size = defaults.recv_buffer_size;
+    /* Checked here so that no backend mistakes a bad size for a missing
+     * kernel feature (io_uring answers both with -EINVAL). */
+    unsigned nb = r->opts.recv_buffers;
+    if (r->opts.ring_entries > 32768 || nb > 32768 || (nb & (nb - 1))) {
+        coil_log(COIL_LOG_ERROR, COIL__SYS, "invalid reactor options: ring_entries %u (1..32768), "
+                 "recv_buffers %u (a power of two up to 32768)", r->opts.ring_entries, nb);
+        free(r);
+        return -EINVAL;
+    }
     /* The wakeup descriptor exists from the start, so that a first call
      * from another thread can wake a loop that is already waiting. */
     r->xthread = xthread_new();

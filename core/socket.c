@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include "internal.h"
@@ -24,4 +25,31 @@ void coil__set_tcp_defaults(int fd)
 {
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+int coil__sock_setsockopt(coil_transport *t, int level, int name, int value)
+{
+    return setsockopt(t->fd, level, name, &value, sizeof(value)) < 0 ? -errno : 0;
+}
+
+int coil__sock_shutdown(coil_transport *t, int how)
+{
+    return shutdown(t->fd, how) < 0 ? -errno : 0;
+}
+
+int coil__sock_name(coil_transport *t, bool peer, coil_address *out)
+{
+    memset(out, 0, sizeof(*out));
+    socklen_t len = sizeof(out->u);
+    int rc = peer ? getpeername(t->fd, &out->u.sa, &len) : getsockname(t->fd, &out->u.sa, &len);
+    if (rc < 0)
+        return -errno;
+    out->len = len;
+    return 0;
+}
+
+void coil__sock_set_abortive(int fd)
+{
+    struct linger lg = {.l_onoff = 1, .l_linger = 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 }

@@ -31,6 +31,7 @@ coil_transport *coil__transport_new(coil_reactor *r, int fd, bool tcp)
         return NULL;
     }
     t->fd = fd;
+    r->transports++;
     t->flags = tcp ? COIL__T_TCP : 0;
     t->high_water = 65536; /* Twisted's bufferSize */
     t->low_water = 0;
@@ -68,9 +69,13 @@ static void stop_reading(coil_transport *t)
     t->h.r->be->read_stop(t);
 }
 
-bool coil__transport_wants_read(const coil_transport *t)
+void coil__transport_read_ended(coil_transport *t, int why)
 {
-    return T_HAS(t, COIL__T_READING) && !t->h.closing;
+    (void)why; /* every reason means the same here: start again if wanted */
+    if (!T_HAS(t, COIL__T_READING))
+        return; /* stopped (paused, EOF, closing): stays stopped */
+    t->flags &= ~COIL__T_READING;
+    start_reading(t);
 }
 
 void coil__transport_attach(coil_transport *t, coil_protocol *p)
@@ -91,20 +96,17 @@ void coil__transport_close(coil_transport *t, int reason, bool abort)
     t->reason = reason;
     t->flags |= COIL__T_DISCONNECTING;
     t->flags &= ~COIL__T_READING;
-    if (abort) {
-        /* SO_LINGER {1, 0}: close() resets the connection (RST). */
-        struct linger lg = {.l_onoff = 1, .l_linger = 0};
-        setsockopt(t->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-    } else if (T_HAS(t, COIL__T_CONNECTED)) {
+    if (!abort && T_HAS(t, COIL__T_CONNECTED)) {
         /* Orderly: send the FIN now, as Twisted's shutdown(SHUT_RDWR)
          * before close. Without it, close() on a socket holding bytes we
          * never read sends only a RST, and the peer loses the clean EOF
          * (e.g. a QOTD client that spoke first got ECONNRESET). */
-        shutdown(t->fd, SHUT_RDWR);
+        t->h.r->be->shutdown(t, SHUT_RDWR);
     }
     /* The queue is dropped in the endgame: a send may still be in flight
-     * and the kernel may still read its bytes until it completes. */
-    t->h.r->be->close(t);
+     * and the kernel may still read its bytes until it completes. An
+     * abortive close resets the connection (SO_LINGER {1, 0}). */
+    t->h.r->be->close(t, abort);
 }
 
 /* ---- writing ------------------------------------------------------------- */
@@ -139,7 +141,9 @@ int coil_transport_write(coil_transport *t, const void *data, size_t len)
         return -ENOTCONN;
     if (len == 0)
         return 0;
+    size_t before = t->outq.bytes;
     int rc = coil__outq_write(&t->outq, &t->h.r->pool, data, len);
+    t->h.r->stats.queued_bytes += t->outq.bytes - before;
     after_queue(t);
     return rc;
 }
@@ -149,9 +153,11 @@ int coil_transport_writev(coil_transport *t, const struct iovec *iov, int iovcnt
     if (!writable(t))
         return -ENOTCONN;
     int rc = 0;
+    size_t before = t->outq.bytes;
     for (int i = 0; i < iovcnt && rc == 0; i++)
         if (iov[i].iov_len)
             rc = coil__outq_write(&t->outq, &t->h.r->pool, iov[i].iov_base, iov[i].iov_len);
+    t->h.r->stats.queued_bytes += t->outq.bytes - before;
     after_queue(t);
     return rc;
 }
@@ -164,8 +170,10 @@ int coil_transport_write_borrowed(coil_transport *t, const void *data, size_t le
     if (len == 0 || !release)
         return -EINVAL;
     int rc = coil__outq_borrow(&t->outq, data, len, release, arg);
-    if (rc == 0)
+    if (rc == 0) {
+        t->h.r->stats.queued_bytes += len;
         after_queue(t);
+    }
     return rc;
 }
 
@@ -187,7 +195,7 @@ static void drained(coil_transport *t)
 {
     if (T_HAS(t, COIL__T_SHUT_WR_PENDING)) {
         t->flags = (t->flags & ~COIL__T_SHUT_WR_PENDING) | COIL__T_SHUT_WR;
-        shutdown(t->fd, SHUT_WR);
+        t->h.r->be->shutdown(t, SHUT_WR);
         if (t->proto->ops->write_connection_lost)
             t->proto->ops->write_connection_lost(t->proto);
         if (t->h.closing)
@@ -257,6 +265,16 @@ static void hold(coil_transport *t, const void *data, size_t n)
     memcpy(b + t->held_len, data, n);
     t->held = b;
     t->held_len += n;
+    t->h.r->stats.held_bytes += n;
+}
+
+/* The transport's held data is gone (delivered or dropped). */
+static void drop_held(coil_transport *t)
+{
+    t->h.r->stats.held_bytes -= t->held_len;
+    free(t->held);
+    t->held = NULL;
+    t->held_len = 0;
 }
 
 static void on_eof(coil_transport *t)
@@ -278,6 +296,8 @@ static void on_eof(coil_transport *t)
 
 void coil__transport_on_read(coil_transport *t, const void *data, ssize_t n)
 {
+    if (n > 0)
+        t->h.r->stats.bytes_in += (uint64_t)n;
     if (t->h.closing || T_HAS(t, COIL__T_DISCONNECTING))
         return; /* we stopped reading: late data is dropped, as Twisted */
     if (n > 0) {
@@ -327,6 +347,7 @@ static void run_deferred_work(coil_transport *t)
          * completed before the pause took effect. */
         char *data = t->held;
         size_t len = t->held_len, off = 0;
+        t->h.r->stats.held_bytes -= len;
         t->held = NULL;
         t->held_len = 0;
         while (off < len && !T_HAS(t, COIL__T_PAUSED | COIL__T_DISCONNECTING) && !t->h.closing) {
@@ -340,8 +361,11 @@ static void run_deferred_work(coil_transport *t)
             memmove(data, data + off, len - off);
             t->held = data;
             t->held_len = len - off;
-            if (later)
+            t->h.r->stats.held_bytes += len - off;
+            if (later) {
+                t->h.r->stats.held_bytes -= later_len;
                 hold(t, later, later_len);
+            }
             free(later);
         } else {
             free(data);
@@ -391,6 +415,8 @@ void coil__transport_on_sent(coil_transport *t, ssize_t n)
         return;
     }
     coil__outq_consume(&t->outq, &t->h.r->pool, (size_t)n);
+    t->h.r->stats.bytes_out += (uint64_t)n;
+    t->h.r->stats.queued_bytes -= (size_t)n;
     if (t->producer && t->outq.bytes <= t->low_water &&
         (!t->producer_streaming || t->producer_paused) && !T_HAS(t, COIL__T_DISCONNECTING)) {
         t->producer_paused = false;
@@ -464,9 +490,14 @@ void coil__transport_endgame(coil_transport *t)
             pp = &(*pp)->heldq_next;
         *pp = t->heldq_next;
     }
-    coil__outq_clear(&t->outq, &t->h.r->pool);
-    free(t->held);
-    t->held = NULL;
+    coil_reactor *r = t->h.r;
+    r->stats.queued_bytes -= t->outq.bytes;
+    coil__outq_clear(&t->outq, &r->pool);
+    drop_held(t);
+    /* Give back pooled output blocks the remaining connections do not
+     * need (one each, a few spare), so memory returns as connections go. */
+    r->transports--;
+    coil__pool_trim(&r->pool, r->transports + 8);
     free(t->addr_override);
     t->addr_override = NULL;
     if (T_HAS(t, COIL__T_CONNECTED)) {
@@ -526,11 +557,7 @@ int coil_transport_get_peer(coil_transport *t, coil_address *out)
     if (overridden(t, 0, out))
         return 0;
     memset(out, 0, sizeof(*out));
-    socklen_t len = sizeof(out->u);
-    if (t->h.closing || getpeername(t->fd, &out->u.sa, &len) < 0)
-        return t->h.closing ? -ENOTCONN : -errno;
-    out->len = len;
-    return 0;
+    return t->h.closing ? -ENOTCONN : t->h.r->be->sockname(t, true, out);
 }
 
 int coil_transport_get_host(coil_transport *t, coil_address *out)
@@ -538,11 +565,7 @@ int coil_transport_get_host(coil_transport *t, coil_address *out)
     if (overridden(t, 1, out))
         return 0;
     memset(out, 0, sizeof(*out));
-    socklen_t len = sizeof(out->u);
-    if (t->h.closing || getsockname(t->fd, &out->u.sa, &len) < 0)
-        return t->h.closing ? -ENOTCONN : -errno;
-    out->len = len;
-    return 0;
+    return t->h.closing ? -ENOTCONN : t->h.r->be->sockname(t, false, out);
 }
 
 coil_reactor *coil_transport_reactor(const coil_transport *t)
@@ -566,8 +589,7 @@ static int set_opt(coil_transport *t, int level, int name, bool on, bool tcp_onl
         return -ENOTCONN;
     if (tcp_only && !T_HAS(t, COIL__T_TCP))
         return -EOPNOTSUPP;
-    int v = on;
-    return setsockopt(t->fd, level, name, &v, sizeof(v)) < 0 ? -errno : 0;
+    return t->h.r->be->setsockopt(t, level, name, on);
 }
 
 int coil_transport_set_tcp_nodelay(coil_transport *t, bool on)

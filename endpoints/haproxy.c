@@ -107,7 +107,7 @@ static void give_up(hp_conn *c, coil_log_level level, const char *why)
 {
     char who[COIL_ADDRESS_STRLEN];
     if (!c->logged)
-        coil_log(level, SYS, "PROXY header from %s: %s; closing the connection",
+        coil_log_ratelimited(level, SYS, why, "PROXY header from %s: %s; closing the connection",
                  peer_text(c, who, sizeof(who)), why);
     c->logged = true;
     if (c->timer) {

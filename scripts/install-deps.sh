@@ -11,6 +11,7 @@ test=(socat python3 python3-twisted valgrind iproute2 procps curl haproxy system
       clang libclang-rt-14-dev man-db)
 # The runner tests: unshare and setpriv.
 test+=(util-linux)
+test+=(musl-tools) # the musl build of scripts/test.sh
 bench=(nginx-light)
 
 want=("${build[@]}")

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Install what is missing, build, and run every test twice: optimized and
-# under ASan+UBSan; each test binary runs on both backends (io_uring, poll).
+# under ASan+UBSan; each test binary runs on every backend (io_uring, epoll,
+# poll). Then a build without io_uring (its tests too), a musl build of the
+# library and coild with a smoke test, and the fuzz smoke runs (each target
+# for a bounded time with a random seed, printed).
 # Then check the installed package (headers, coil.pc, find_package) and
 # that libcoil.so exports only coil_ symbols.
 set -euo pipefail
@@ -15,6 +18,22 @@ for flavour in release asan; do
   scripts/build.sh "$flavour" -DCOIL_BUILD_TESTS=ON -DCOIL_BUILD_BENCH=OFF
   echo "=== $flavour tests"
   (cd "build/$flavour" && ctest --output-on-failure -j2 --timeout 300)
+done
+
+echo "=== poll-only build (-DCOIL_WITH_URING=OFF, what a host without io_uring gets)"
+cmake -S . -B build/poll-only -G Ninja -DCOIL_WERROR=ON -DCMAKE_BUILD_TYPE=Release \
+  -DCOIL_WITH_URING=OFF -DCOIL_BUILD_TESTS=ON -DCOIL_BUILD_BENCH=OFF >/dev/null
+cmake --build build/poll-only
+(cd build/poll-only && ctest --output-on-failure -j2 --timeout 300 -LE valgrind)
+
+echo "=== musl build (musl-gcc, poll-only: library and coild), smoke test"
+CC=musl-gcc cmake -S . -B build/musl -G Ninja -DCOIL_WERROR=ON -DCMAKE_BUILD_TYPE=Release \
+  -DCOIL_WITH_URING=OFF -DCOIL_BUILD_TESTS=OFF -DCOIL_BUILD_BENCH=OFF >/dev/null
+cmake --build build/musl
+build/musl/apps/coild --version
+for backend in epoll poll; do
+  COIL_REACTOR=$backend timeout -k 5 170 bash tests/integration/coild_echo.sh \
+    build/musl/apps/coild ""
 done
 
 echo "=== fuzz smoke (clang libFuzzer)"

@@ -17,6 +17,28 @@
 
 #include <coil/coil.h>
 
+/* Skipped cases show as skipped: skip() is counted, and a suite in which a
+ * case was skipped (and none failed) exits 77, which ctest reports as
+ * "Skipped" (SKIP_RETURN_CODE) instead of "Passed". */
+void t_note_skip(const char *file, int line);
+int t_exit_status(int failed);
+#undef skip
+#define skip()                                                                                     \
+    do {                                                                                           \
+        t_note_skip(__FILE__, __LINE__);                                                           \
+        _skip(__FILE__, __LINE__);                                                                 \
+    } while (0)
+#undef cmocka_run_group_tests
+#define cmocka_run_group_tests(group_tests, group_setup, group_teardown)                           \
+    t_exit_status(_cmocka_run_group_tests(#group_tests, group_tests,                               \
+                                          sizeof(group_tests) / sizeof((group_tests)[0]),          \
+                                          group_setup, group_teardown))
+#undef cmocka_run_group_tests_name
+#define cmocka_run_group_tests_name(group_name, group_tests, group_setup, group_teardown)          \
+    t_exit_status(_cmocka_run_group_tests(group_name, group_tests,                                 \
+                                          sizeof(group_tests) / sizeof((group_tests)[0]),          \
+                                          group_setup, group_teardown))
+
 /* A reactor for the backend named by $COIL_REACTOR (uring|poll). Exits 77
  * (skip) when io_uring was asked for but this kernel refuses it. */
 coil_reactor *t_reactor(void);

@@ -46,7 +46,8 @@ static void assert_pattern(const unsigned char *data, size_t n, uint32_t seed)
 
 typedef struct reader_job {
     uint16_t port;
-    useconds_t delay_us; /* wait before the first read */
+    bool wait_go;   /* connect, then read only once the test sets `go` */
+    atomic_int go;
     t_buf got;
     int rc;
     atomic_int done;
@@ -59,8 +60,10 @@ static void *reader_main(void *arg)
     if (fd < 0) {
         j->rc = fd;
     } else {
-        if (j->delay_us)
-            usleep(j->delay_us);
+        /* A hand-shake, not a sleep: the test says when the interesting
+         * state (a full queue, a reset) exists. Bounded by 60 s. */
+        for (int i = 0; j->wait_go && !atomic_load(&j->go) && i < 60000; i++)
+            usleep(1000);
         j->rc = t_peer_read_to_eof(fd, &j->got);
         close(fd);
     }
@@ -86,6 +89,8 @@ static void write_then_lose(t_conn *c)
     assert_int_equal(c->lost_count, 0);
 }
 
+static reader_job *late_reader;
+
 static void late_write(void *arg)
 {
     t_conn *c = arg;
@@ -93,6 +98,7 @@ static void late_write(void *arg)
     assert_true(coil_transport_is_disconnecting(c->base.transport));
     assert_true(coil_transport_write_buffer_size(c->base.transport) > 0);
     write_pattern(c->base.transport, 2000, SEED, BIG + 1000);
+    atomic_store(&late_reader->go, 1); /* only now may the peer drain the queue */
 }
 
 static void lose_connection(bool write_after, size_t expect)
@@ -105,13 +111,14 @@ static void lose_connection(bool write_after, size_t expect)
     srv.user = write_after ? &srv : NULL;
     uint16_t port;
     coil_port *lp = t_listen_tcp(r, &srv.base, &port);
-    /* The peer starts reading late, so the queue is still full when the
-     * late write happens. */
-    reader_job j = {.port = port, .delay_us = write_after ? 300000 : 0};
+    /* The peer reads only after the late write (hand-shake), so the queue
+     * is surely still full when it happens. */
+    reader_job j = {.port = port, .wait_go = write_after};
+    late_reader = &j;
     t_thread *th = t_thread_start(reader_main, &j);
     T_RUN_UNTIL(r, srv.last && srv.last->made, 10);
     if (write_after)
-        coil_reactor_call_later(r, 0.05, late_write, srv.last);
+        coil_reactor_call_soon(r, late_write, srv.last);
     T_RUN_UNTIL(r, atomic_load(&j.done) && srv.lost == 1, 30);
     t_thread_join(th);
     assert_int_equal(j.rc, 0); /* EOF, not a reset */
@@ -143,7 +150,9 @@ static void abort_drops_queue_and_peer_sees_reset(void **state)
     srv.keep = true;
     uint16_t port;
     coil_port *lp = t_listen_tcp(r, &srv.base, &port);
-    reader_job j = {.port = port, .delay_us = 100000};
+    /* The peer reads only once the reset happened (hand-shake below), so
+     * it cannot drain the queue while the abort is on its way. */
+    reader_job j = {.port = port, .wait_go = true};
     t_thread *th = t_thread_start(reader_main, &j);
     T_RUN_UNTIL(r, srv.last && srv.last->made, 10);
     t_conn *s = srv.last;
@@ -154,7 +163,9 @@ static void abort_drops_queue_and_peer_sees_reset(void **state)
     assert_int_equal(coil_transport_write(t, "x", 1), -ENOTCONN);
     coil_transport_abort_connection(t); /* idempotent */
     coil_transport_lose_connection(t);  /* allowed, no effect */
-    T_RUN_UNTIL(r, atomic_load(&j.done) && s->lost_count, 20);
+    T_RUN_UNTIL(r, s->lost_count, 20);  /* closed: the reset was sent */
+    atomic_store(&j.go, 1);
+    T_RUN_UNTIL(r, atomic_load(&j.done), 20);
     t_thread_join(th);
     t_run_for(r, 0.05);
     assert_int_equal(s->lost_count, 1);

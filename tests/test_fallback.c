@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Backend choice: COIL_REACTOR=poll|uring|auto|<bogus>, the backend option,
- * and the fallback to poll(2) when the kernel refuses io_uring.
+ * Backend choice: COIL_REACTOR=poll|epoll|uring|auto|<bogus>, the backend
+ * option, and the fallback order io_uring, then epoll, then poll(2) when the
+ * kernel refuses one.
  *
  * The refusal is real: a forked child installs a seccomp BPF filter (hand
  * written, no libseccomp) that makes io_uring_setup(2) fail with EPERM, as
- * container runtimes and kernel.io_uring_disabled do, then re-executes this
- * program with --seccomp-child to run the second group of tests under the
- * filter. The parent waits for it with a deadline and kills it on timeout.
+ * container runtimes and kernel.io_uring_disabled do (and, in the second
+ * run, epoll_create/epoll_create1 too), then re-executes this program with
+ * --seccomp-child to run the second group of tests under the filter. The
+ * parent waits for it with a deadline and kills it on timeout.
  */
 #include "helpers.h"
 
@@ -38,6 +40,9 @@
 #ifndef __NR_io_uring_setup
 #define __NR_io_uring_setup 425 /* the same number on every architecture */
 #endif
+
+/* The child's filter: io_uring refused, or io_uring and epoll refused. */
+static bool child_no_epoll;
 
 #ifdef COIL_HAVE_URING
 #define URING_REFUSED (-EPERM)
@@ -183,7 +188,33 @@ static void child_filter_is_active(void **state)
     assert_int_equal(errno, EPERM);
 }
 
-static void child_auto_falls_back_to_poll(void **state)
+/* What AUTO must choose under the filter, and the fallback lines it logs
+ * at info on the way ("X unavailable (why): falling back to Y"). */
+static const char *expected_backend(void)
+{
+    return child_no_epoll ? "poll" : "epoll";
+}
+
+static void check_fallback_lines(void)
+{
+    int want_uring = 0, want_epoll = 0;
+#ifdef COIL_HAVE_URING
+    want_uring = 1; /* a build without io_uring never tries it */
+#endif
+    if (child_no_epoll)
+        want_epoll = 1;
+    if (count_lines("io_uring unavailable (Operation not permitted): falling back to epoll",
+                    COIL_LOG_INFO) != want_uring ||
+        count_lines("epoll unavailable (Operation not permitted): falling back to poll",
+                    COIL_LOG_INFO) != want_epoll ||
+        count_lines("falling back", -1) != want_uring + want_epoll) {
+        dump_lines();
+        fail_msg("expected %d io_uring and %d epoll fallback lines at info", want_uring,
+                 want_epoll);
+    }
+}
+
+static void child_auto_falls_back(void **state)
 {
     const char *modes[] = {NULL, "auto", ""};
     for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
@@ -197,16 +228,40 @@ static void child_auto_falls_back_to_poll(void **state)
         if (rc != 0)
             dump_lines();
         assert_int_equal(rc, 0);
-        assert_string_equal(coil_reactor_backend_name(r), "poll");
+        assert_string_equal(coil_reactor_backend_name(r), expected_backend());
         /* Why, and the choice, at info. */
-        if (count_lines("reactor backend: poll", COIL_LOG_INFO) != 1 ||
-            count_lines("Operation not permitted", COIL_LOG_INFO) != 1 ||
-            count_lines("falling back to poll", COIL_LOG_INFO) != 1) {
+        char choice[64];
+        snprintf(choice, sizeof(choice), "reactor backend: %s", expected_backend());
+        if (count_lines(choice, COIL_LOG_INFO) != 1) {
             dump_lines();
-            fail_msg("expected the fallback and the backend choice logged at info");
+            fail_msg("expected the backend choice logged at info");
         }
+        check_fallback_lines();
         assert_int_equal(count_lines("", COIL_LOG_ERROR), 0);
         capture_stop();
+        echo_round_trip(r);
+        t_teardown(r);
+    }
+    unsetenv("COIL_REACTOR");
+}
+
+static void child_forced_epoll(void **state)
+{
+    setenv("COIL_REACTOR", "epoll", 1);
+    capture_start();
+    coil_reactor *r = NULL;
+    int rc = new_reactor(COIL_BACKEND_AUTO, &r);
+    capture_stop();
+    if (child_no_epoll) {
+        assert_int_equal(rc, -EPERM);
+        assert_null(r);
+        assert_int_equal(count_lines("epoll backend requested but unavailable", COIL_LOG_ERROR),
+                         1);
+        assert_int_equal(count_lines("falling back", -1), 0);
+    } else {
+        assert_int_equal(rc, 0);
+        assert_string_equal(coil_reactor_backend_name(r), "epoll");
+        assert_int_equal(count_lines("falling back", -1), 0);
         echo_round_trip(r);
         t_teardown(r);
     }
@@ -272,28 +327,41 @@ static int child_main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(child_filter_is_active),
-        cmocka_unit_test(child_auto_falls_back_to_poll),
+        cmocka_unit_test(child_auto_falls_back),
         cmocka_unit_test(child_forced_uring_fails),
+        cmocka_unit_test(child_forced_epoll),
         cmocka_unit_test(child_forced_poll_works),
     };
-    return cmocka_run_group_tests_name("fallback (io_uring_setup refused by seccomp)", tests,
-                                       NULL, NULL);
+    return child_no_epoll
+               ? cmocka_run_group_tests_name("fallback (io_uring and epoll refused by seccomp)",
+                                             tests, NULL, NULL)
+               : cmocka_run_group_tests_name("fallback (io_uring_setup refused by seccomp)", tests,
+                                             NULL, NULL);
 }
 
 /* ======================= tests in the parent ============================== */
 
 #ifdef T_AUDIT_ARCH
-static int install_filter(void)
+#ifndef __NR_epoll_create
+#define __NR_epoll_create __NR_epoll_create1 /* newer architectures have only the latter */
+#endif
+static int install_filter(bool no_epoll)
 {
+    /* With no_epoll, epoll_create1 and epoll_create are refused too;
+     * otherwise both compare against io_uring_setup again (no effect). */
+    unsigned e1 = no_epoll ? __NR_epoll_create1 : __NR_io_uring_setup;
+    unsigned e0 = no_epoll ? __NR_epoll_create : __NR_io_uring_setup;
     struct sock_filter filter[] = {
         /* Other architectures (e.g. x32/i386 entry points): allow. */
         BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
         BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, T_AUDIT_ARCH, 1, 0),
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
         BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 3, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, e1, 2, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, e0, 1, 0),
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
     };
     struct sock_fprog prog = {.len = sizeof(filter) / sizeof(filter[0]), .filter = filter};
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
@@ -306,7 +374,7 @@ static int install_filter(void)
 
 static char *self_argv0;
 
-static void fallback_when_io_uring_refused(void **state)
+static void run_filtered_child(bool no_epoll)
 {
 #ifndef T_AUDIT_ARCH
     skip(); /* no seccomp arch constant for this CPU here */
@@ -315,12 +383,12 @@ static void fallback_when_io_uring_refused(void **state)
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
-        int rc = install_filter();
+        int rc = install_filter(no_epoll);
         if (rc < 0) {
             fprintf(stderr, "cannot install the seccomp filter: %s\n", coil_strerror(rc));
             _exit(rc == -EINVAL || rc == -ENOSYS ? 77 : 3);
         }
-        char *args[] = {self_argv0, "--seccomp-child", NULL};
+        char *args[] = {self_argv0, "--seccomp-child", no_epoll ? "no-epoll" : "epoll", NULL};
         execv("/proc/self/exe", args);
         fprintf(stderr, "exec /proc/self/exe: %s\n", coil_strerror(-errno));
         _exit(4);
@@ -350,9 +418,19 @@ static void fallback_when_io_uring_refused(void **state)
 #endif
 }
 
+static void fallback_when_io_uring_refused(void **state)
+{
+    run_filtered_child(false); /* io_uring refused: epoll */
+}
+
+static void fallback_when_epoll_refused_too(void **state)
+{
+    run_filtered_child(true); /* io_uring and epoll refused: poll */
+}
+
 static void env_bogus_is_einval(void **state)
 {
-    static const char *bogus[] = {"bogus", "epoll", "URING", "poll "};
+    static const char *bogus[] = {"bogus", "EPOLL", "URING", "poll ", "epoll2"};
     for (size_t i = 0; i < sizeof(bogus) / sizeof(bogus[0]); i++) {
         setenv("COIL_REACTOR", bogus[i], 1);
         capture_start();
@@ -381,6 +459,41 @@ static void env_poll_forces_poll(void **state)
     unsetenv("COIL_REACTOR");
 }
 
+static void env_epoll_forces_epoll(void **state)
+{
+    setenv("COIL_REACTOR", "epoll", 1);
+    capture_start();
+    coil_reactor *r;
+    assert_int_equal(new_reactor(COIL_BACKEND_AUTO, &r), 0);
+    capture_stop();
+    assert_string_equal(coil_reactor_backend_name(r), "epoll");
+    assert_int_equal(count_lines("reactor backend: epoll", COIL_LOG_INFO), 1);
+    assert_int_equal(count_lines("falling back", -1), 0);
+    echo_round_trip(r);
+    t_teardown(r);
+    unsetenv("COIL_REACTOR");
+    assert_int_equal(new_reactor(COIL_BACKEND_EPOLL, &r), 0);
+    assert_string_equal(coil_reactor_backend_name(r), "epoll");
+    coil_reactor_free(r);
+}
+
+/* Without io_uring in the build, AUTO starts epoll first and says nothing
+ * about io_uring. */
+#ifndef COIL_HAVE_URING
+static void auto_without_io_uring_prefers_epoll(void **state)
+{
+    unsetenv("COIL_REACTOR");
+    capture_start();
+    coil_reactor *r;
+    assert_int_equal(new_reactor(COIL_BACKEND_AUTO, &r), 0);
+    capture_stop();
+    assert_string_equal(coil_reactor_backend_name(r), "epoll");
+    assert_int_equal(count_lines("falling back", -1), 0);
+    coil_reactor_free(r);
+}
+#endif
+
+#ifdef COIL_HAVE_URING
 static void auto_prefers_io_uring(void **state)
 {
     if (!uring_allowed())
@@ -395,6 +508,7 @@ static void auto_prefers_io_uring(void **state)
     assert_int_equal(count_lines("falling back", -1), 0);
     coil_reactor_free(r);
 }
+#endif
 
 static void option_beats_environment(void **state)
 {
@@ -420,14 +534,22 @@ static void option_beats_environment(void **state)
 int main(int argc, char **argv)
 {
     self_argv0 = argv[0];
-    if (argc > 1 && strcmp(argv[1], "--seccomp-child") == 0)
+    if (argc > 2 && strcmp(argv[1], "--seccomp-child") == 0) {
+        child_no_epoll = strcmp(argv[2], "no-epoll") == 0;
         return child_main();
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(env_bogus_is_einval),
         cmocka_unit_test(env_poll_forces_poll),
+#ifdef COIL_HAVE_URING
         cmocka_unit_test(auto_prefers_io_uring),
+#else
+        cmocka_unit_test(auto_without_io_uring_prefers_epoll),
+#endif
         cmocka_unit_test(option_beats_environment),
         cmocka_unit_test(fallback_when_io_uring_refused),
+        cmocka_unit_test(fallback_when_epoll_refused_too),
+        cmocka_unit_test(env_epoll_forces_epoll),
     };
     return cmocka_run_group_tests_name("fallback", tests, NULL, NULL);
 }

@@ -4,7 +4,10 @@
 #include "helpers.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 typedef struct rec_service {
     coil_service s;
@@ -142,6 +145,62 @@ static void port_service_listens_while_running(void **state)
     t_teardown(r);
 }
 
+/* A UNIX port service under a parent; removing it from the parent stops it
+ * (the Deferred fires once the port is closed and its path unlinked) while
+ * an accepted connection lives on until its peer goes. */
+static void unix_port_service_removed_from_parent(void **state)
+{
+    coil_reactor *r = t_reactor();
+    t_factory f;
+    t_factory_init(&f);
+    f.echo = true;
+    char path[108];
+    snprintf(path, sizeof(path), "/tmp/coil-svc-%ld.sock", (long)getpid());
+    unlink(path);
+    static const coil_service_ops no_ops = {0};
+    coil_service root = {.ops = &no_ops, .name = "root"};
+    coil_port_service ps;
+    coil_port_service_init_unix(&ps, r, path, NULL, &f.base);
+    ps.service.name = "unix";
+    assert_int_equal(coil_service_add(&root, &ps.service), 0);
+    assert_int_equal(coil_service_start(&root), 0);
+    assert_true(ps.service.running);
+    assert_non_null(ps.port);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_true(S_ISSOCK(st.st_mode));
+    int fd = t_peer_connect_unix(path);
+    assert_true(fd >= 0);
+    T_RUN_UNTIL(r, f.built == 1, 10);
+
+    bool removed = false;
+    coil_deferred *d = coil_service_remove(&root, &ps.service);
+    coil_deferred_add_both(d, set_flag, &removed);
+    coil_deferred_unref(d);
+    t_run_until_flag(r, &removed, 5);
+    assert_null(ps.service.parent);
+    assert_int_equal(root.nchildren, 0);
+    assert_false(ps.service.running);
+    assert_int_equal(stat(path, &st), -1); /* unlinked with the port */
+    /* The accepted connection is still served. */
+    assert_int_equal(t_peer_write_all(fd, "hi", 2), 0);
+    T_RUN_UNTIL(r, f.last->rx.len == 2 && coil_transport_write_buffer_size(f.last->base.transport) == 0, 10);
+    char buf[2];
+    assert_int_equal(t_peer_read_n(fd, buf, 2), 2);
+    close(fd);
+    T_RUN_UNTIL(r, f.lost == 1, 10);
+    /* Removing it again: not a child any more. */
+    t_outcome again = {0};
+    t_watch(coil_service_remove(&root, &ps.service), &again);
+    assert_true(again.fired && again.failed);
+    assert_int_equal(again.code, -ENOENT);
+    coil_deferred *rd = coil_service_stop(&root);
+    coil_deferred_unref(rd);
+    coil_service_fini(&ps.service);
+    coil_service_fini(&root);
+    t_teardown(r);
+}
+
 typedef struct shutdown_probe {
     coil_reactor *r;
     coil_deferred *gate;
@@ -192,6 +251,7 @@ int main(void)
         cmocka_unit_test(stop_waits_for_a_child_deferred),
         cmocka_unit_test(failed_start_leaves_service_stopped),
         cmocka_unit_test(port_service_listens_while_running),
+        cmocka_unit_test(unix_port_service_removed_from_parent),
         cmocka_unit_test(shutdown_waits_for_the_service_stop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

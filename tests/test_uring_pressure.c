@@ -7,9 +7,12 @@
  */
 #include "helpers.h"
 
+#include <errno.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 enum { CLIENTS = 64, MSG = 48 * 1024 };
 
@@ -103,12 +106,84 @@ static void enobufs_recovers_without_loss(void **state)
     t_teardown(r);
 }
 
+/* tiny_completion_queue: many receives complete at once into a 64-entry
+ * CQ. The server pauses every connection at connection_made while each
+ * client sends a message, then resumes all of them in one go: every
+ * receive is issued with its data already waiting, completes during the
+ * submit, and the CQ overflows before the loop reaps it. */
+enum { OVERFLOW_CONNS = 160, OVERFLOW_MSG = 100 };
+
+typedef struct paused_server {
+    t_factory f;
+    coil_transport *t[OVERFLOW_CONNS];
+    int n;
+} paused_server;
+
+static void pause_at_made(t_conn *c)
+{
+    paused_server *ps = c->factory->user;
+    coil_transport_pause_reading(c->base.transport);
+    if (ps->n < OVERFLOW_CONNS)
+        ps->t[ps->n++] = c->base.transport;
+}
+
+static void resume_all(void *arg)
+{
+    paused_server *ps = arg;
+    for (int i = 0; i < ps->n; i++)
+        coil_transport_resume_reading(ps->t[i]);
+}
+
+static bool all_received(void *arg)
+{
+    paused_server *ps = arg;
+    size_t total = 0;
+    for (int i = 0; i < ps->n; i++)
+        total += ((t_conn *)coil_transport_protocol(ps->t[i]))->rx.len;
+    return total == (size_t)OVERFLOW_CONNS * OVERFLOW_MSG;
+}
+
+static bool overflow_all_lost(void *arg)
+{
+    return ((t_factory *)arg)->lost == OVERFLOW_CONNS;
+}
+
 static void tiny_completion_queue(void **state)
 {
-    coil_reactor *r = pressured_reactor(2, 1024, 0); /* CQ of 64 entries */
+    coil_reactor *r = pressured_reactor(2, 1024, 0); /* SQ 2, CQ 64 entries */
+    paused_server ps = {.n = 0};
+    t_factory_init(&ps.f);
+    ps.f.on_made = pause_at_made;
+    ps.f.user = &ps;
+    coil_address a;
+    assert_int_equal(coil_address_from_ip(&a, "127.0.0.1", 0), 0);
+    coil_listen_options lo = {.backlog = OVERFLOW_CONNS};
+    coil_port *p = NULL;
+    assert_int_equal(coil_listen_tcp(r, &a, &lo, &ps.f.base, &p), 0);
+    coil_port_get_host(p, &a);
+    int fds[OVERFLOW_CONNS];
+    for (int i = 0; i < OVERFLOW_CONNS; i++) {
+        fds[i] = t_peer_connect_tcp(coil_address_port(&a));
+        assert_true(fds[i] >= 0);
+    }
+    T_RUN_UNTIL(r, ps.n == OVERFLOW_CONNS, 30);
+    /* Every server connection is paused now; the messages wait in the
+     * sockets (loopback delivers during send()). */
+    char msg[OVERFLOW_MSG];
+    memset(msg, 'm', sizeof(msg));
+    for (int i = 0; i < OVERFLOW_CONNS; i++)
+        assert_int_equal(t_peer_write_all(fds[i], msg, sizeof(msg)), 0);
+    coil_reactor_call_soon(r, resume_all, &ps);
+    t_run_until(r, all_received, &ps, 30);
     coil_reactor_stats st;
-    echo_many(r, &st);
+    coil_reactor_get_stats(r, &st);
     fprintf(stderr, "cq overflows seen: %llu\n", (unsigned long long)st.cq_overflows);
+    assert_true(st.cq_overflows > 0); /* the overflow path really ran */
+    assert_int_equal(st.cq_lost, 0);  /* ... and lost nothing */
+    for (int i = 0; i < OVERFLOW_CONNS; i++)
+        close(fds[i]);
+    t_run_until(r, overflow_all_lost, &ps.f, 30);
+    t_stop_listening(r, p);
     t_teardown(r);
 }
 
@@ -117,6 +192,51 @@ static void send_zc_for_every_send(void **state)
     coil_reactor *r = pressured_reactor(64, 256, 1); /* SEND_ZC from 1 byte up */
     coil_reactor_stats st;
     echo_many(r, &st);
+    /* Every send waited for its notification: SEND_ZC was really used. */
+    fprintf(stderr, "SEND_ZC sends: %llu\n", (unsigned long long)st.send_zc);
+    assert_true(st.send_zc > 0);
+    t_teardown(r);
+}
+
+#ifdef COIL_HAVE_URING
+extern unsigned coil__uring_sqe_fault_every; /* uring.c's test hooks */
+extern bool coil__uring_fake_ebadr;
+#else
+static unsigned coil__uring_sqe_fault_every; /* built without io_uring: never runs */
+static bool coil__uring_fake_ebadr;
+#endif
+
+static void lost_completions_stop_the_loop(void **state)
+{
+    /* -EBADR (the kernel dropped completions) is not swallowed: the wait
+     * fails with it, it is counted and logged, and run() would return it. */
+    coil_reactor *r = pressured_reactor(64, 256, 0);
+    t_log_capture();
+    coil__uring_fake_ebadr = true;
+    assert_int_equal(coil_reactor_iterate(r, 0), -EBADR);
+    coil_reactor_stats st;
+    coil_reactor_get_stats(r, &st);
+    assert_int_equal(st.cq_lost, 1);
+    assert_int_equal(t_log_count("the kernel dropped completions"), 1);
+    coil_log_set_handler(NULL, NULL);
+    coil_log_set_level(COIL_LOG_WARN);
+    assert_int_equal(coil_reactor_iterate(r, 0), 0); /* only that wait failed */
+    t_teardown(r);
+}
+
+static void full_sq_queues_operations(void **state)
+{
+    /* Every third SQE request fails as if the SQ were full and a submit
+     * could not make room: receives, sends, cancels, connects and accepts
+     * wait for the next turn instead of being dropped, so all data still
+     * arrives and every close completes (t_teardown: nothing left alive). */
+    coil_reactor *r = pressured_reactor(64, 256, 0);
+    coil__uring_sqe_fault_every = 3;
+    coil_reactor_stats st;
+    echo_many(r, &st);
+    coil__uring_sqe_fault_every = 0;
+    fprintf(stderr, "operations that waited for the SQ: %llu\n", (unsigned long long)st.sq_waits);
+    assert_true(st.sq_waits > 0);
     t_teardown(r);
 }
 
@@ -126,6 +246,8 @@ int main(void)
         cmocka_unit_test(enobufs_recovers_without_loss),
         cmocka_unit_test(tiny_completion_queue),
         cmocka_unit_test(send_zc_for_every_send),
+        cmocka_unit_test(full_sq_queues_operations),
+        cmocka_unit_test(lost_completions_stop_the_loop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,17 +5,24 @@
  * One ring per reactor (SINGLE_ISSUER|DEFER_TASKRUN where the kernel has
  * them). Every SQE queued during a loop turn goes to the kernel in the one
  * io_uring_submit_and_wait_timeout() call that also waits, with the next
- * timer deadline as its timeout. Listening sockets use multishot accept;
- * connected sockets use multishot recv into one provided-buffer ring shared
- * by the whole reactor, so an idle connection owns no receive memory;
- * data_received() reads straight from the ring buffer, which goes back to
- * the ring when the callback returns. Sends come from the transport's queue,
- * one in flight per socket.
+ * timer deadline as its timeout. Listening sockets use multishot accept.
+ * Connected sockets have one receive in flight at a time, a one-shot recv
+ * into one provided-buffer ring shared by the whole reactor, so an idle
+ * connection owns no receive memory and a paused one holds at most the one
+ * buffer that was already on its way; data_received() reads straight from
+ * the ring buffer, which goes back to the ring when the callback returns.
+ * When a receive (or a multishot accept) ends, the backend reports it and
+ * the core decides whether to start another. Sends come from the
+ * transport's queue, one in flight per socket.
  *
  * user_data = slot (32 bits) | generation (24) | op (8): a completion for a
  * handle that has been released (its slot's generation moved on) is
  * dropped, never delivered to whatever reuses the fd. A handle is released
  * only after its last operation completed (inflight == 0).
+ *
+ * No operation is ever dropped: one that finds the SQ full (and a submit
+ * that cannot make room) is remembered on its handle (sq_wait bits) and
+ * issued at the start of the next wait.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,6 +40,8 @@
 #define BGID 0
 #define MAX_IOV 64
 #define CQE_BATCH 64
+#define MAX_RING_ENTRIES 32768u /* IORING_MAX_ENTRIES */
+#define MAX_CQ_ENTRIES 65536u   /* IORING_MAX_CQ_ENTRIES */
 
 enum op {
     OP_RECV = 1,
@@ -46,7 +55,20 @@ enum op {
     OP_RECVMSG, /* datagram ports */
 };
 
-enum { IDLE = 0, ACTIVE, CANCELLING }; /* multishot recv/accept state */
+/* Operations waiting for room in the SQ (a handle's sq_wait bits). */
+enum {
+    W_RECV = 1u << 0,
+    W_CANCEL_RECV = 1u << 1,
+    W_SEND = 1u << 2,
+    W_CONNECT = 1u << 3,
+    W_CANCEL_ALL = 1u << 4,
+    W_ACCEPT = 1u << 5,
+    W_CANCEL_ACCEPT = 1u << 6,
+    W_POLL = 1u << 7,
+};
+/* Datagram ports never have a poll watch: the same bit asks to arm their
+ * multishot recvmsg. */
+#define W_RECVMSG W_POLL
 
 typedef struct uring_state {
     struct io_uring ring;
@@ -61,14 +83,26 @@ typedef struct uring_state {
     struct io_uring_buf_ring *dbr;
     char *dbufs;
     int dmask;
+    bool in_overflow; /* the kernel's overflow flag was seen set, not yet clear */
+    /* Handles with sq_wait bits, by completion tag (a handle may be
+     * released meanwhile: its tag then no longer matches). */
+    uint64_t *waiting;
+    size_t nwaiting, waiting_cap;
 } uring_state;
 
 typedef struct connect_ctx {
     coil_address addr;
+    int64_t timeout_ns;
+    bool standin; /* a no-op was submitted in its place (see issue_connect) */
     struct __kernel_timespec ts;
 } connect_ctx;
 
-
+/* Test hook (tests/test_uring_pressure.c): when > 0, every n-th SQE
+ * request fails as if the SQ were full and could not be flushed. */
+unsigned coil__uring_sqe_fault_every;
+static unsigned sqe_fault_count;
+/* Test hook: the next wait behaves as if the kernel returned -EBADR. */
+bool coil__uring_fake_ebadr;
 
 static uring_state *state(coil_reactor *r)
 {
@@ -80,14 +114,19 @@ static uint64_t tag(const coil__handle *h, enum op op)
     return ((uint64_t)h->slot << 32) | ((uint64_t)(h->gen & 0xffffff) << 8) | op;
 }
 
+static void check_overflow(coil_reactor *r, uring_state *s);
+
 static struct io_uring_sqe *get_sqe(coil_reactor *r)
 {
     uring_state *s = state(r);
+    if (coil__uring_sqe_fault_every && ++sqe_fault_count % coil__uring_sqe_fault_every == 0)
+        return NULL;
     struct io_uring_sqe *sqe = io_uring_get_sqe(&s->ring);
     if (!sqe) {
         /* SQ full: hand what we have to the kernel and take a fresh slot. */
         io_uring_submit(&s->ring);
         r->stats.submits++;
+        check_overflow(r, s); /* completions posted by that submit may not fit */
         sqe = io_uring_get_sqe(&s->ring);
     }
     return sqe;
@@ -105,22 +144,57 @@ static struct io_uring_sqe *op_sqe(coil__handle *h, enum op op)
     return sqe;
 }
 
-static void set_blocking(int fd)
+static uint8_t *sq_wait_of(coil__handle *h)
 {
-    /* io_uring does its own non-blocking attempt and then waits on the
-     * socket; an O_NONBLOCK socket would hand -EAGAIN back instead. */
-    int fl = fcntl(fd, F_GETFL);
-    if (fl >= 0 && (fl & O_NONBLOCK))
-        fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    switch (h->type) {
+    case COIL__H_TRANSPORT:
+        return &((coil_transport *)h)->be.uring.sq_wait;
+    case COIL__H_PORT:
+        return &((coil_port *)h)->be.uring.sq_wait;
+    default:
+        return &((coil__watch *)h)->be.uring.sq_wait;
+    }
+}
+
+/* Remember that `h` needs operation `w` once the SQ has room. */
+static void defer_op(coil__handle *h, unsigned w)
+{
+    uring_state *s = state(h->r);
+    uint8_t *bits = sq_wait_of(h);
+    h->r->stats.sq_waits++;
+    if (*bits == 0) {
+        if (s->nwaiting == s->waiting_cap) {
+            size_t cap = s->waiting_cap ? s->waiting_cap * 2 : 64;
+            uint64_t *v = realloc(s->waiting, cap * sizeof(*v));
+            if (!v) {
+                /* Cannot even remember it: this is the one place where an
+                 * operation could be lost, so say so loudly. */
+                coil_log(COIL_LOG_CRITICAL, SYS, "out of memory queueing an operation");
+                return;
+            }
+            s->waiting = v;
+            s->waiting_cap = cap;
+        }
+        s->waiting[s->nwaiting++] = tag(h, 0);
+    }
+    *bits |= (uint8_t)w;
 }
 
 /* ---- provided buffers ---------------------------------------------------- */
 
-static void recycle(uring_state *s, unsigned bid)
+/* A completion carried ring buffer: it is out of the ring until recycled. */
+static void lend(coil_reactor *r)
+{
+    if (++r->stats.recv_buffers_in_use > r->stats.recv_buffers_peak)
+        r->stats.recv_buffers_peak = r->stats.recv_buffers_in_use;
+}
+
+static void recycle(coil_reactor *r, uring_state *s, unsigned bid)
 {
     io_uring_buf_ring_add(s->br, s->bufs + (size_t)bid * s->bufsz, s->bufsz, (unsigned short)bid,
                           s->mask, 0);
     io_uring_buf_ring_advance(s->br, 1);
+    r->stats.recv_buffers_in_use--;
 }
 
 /* liburing 2.3 has no io_uring_setup_buf_ring(): map and register by hand. */
@@ -165,10 +239,13 @@ static int init_ring(uring_state *s, unsigned entries)
         IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG | IORING_SETUP_SUBMIT_ALL,
         0,
     };
+    /* Sizes are checked by coil_reactor_new(), so an -EINVAL below means
+     * the kernel does not know a flag, and the next set is tried. */
+    unsigned cq = entries * 32 < MAX_CQ_ENTRIES ? entries * 32 : MAX_CQ_ENTRIES;
     int rc = -ENOSYS;
     for (size_t i = 0; i < sizeof(flag_sets) / sizeof(flag_sets[0]); i++) {
         struct io_uring_params p = {.flags = flag_sets[i] | IORING_SETUP_CQSIZE,
-                                    .cq_entries = entries * 32};
+                                    .cq_entries = cq};
         rc = io_uring_queue_init_params(entries, &s->ring, &p);
         if (rc == 0) {
             coil_log(COIL_LOG_DEBUG, SYS, "ring flags 0x%x features 0x%x", p.flags, p.features);
@@ -180,8 +257,8 @@ static int init_ring(uring_state *s, unsigned entries)
     return rc;
 }
 
-/* Multishot recv (6.0) and buffer rings (5.19) are required; SEND_ZC is a
- * 6.0 opcode, so its presence stands for the multishot recv flag. */
+/* Buffer rings (5.19) and SEND_ZC (6.0) are required: SEND_ZC stands for
+ * a 6.0 kernel, whose net operations wait on O_NONBLOCK sockets too. */
 static int probe(uring_state *s)
 {
     struct io_uring_probe *pr = io_uring_get_probe_ring(&s->ring);
@@ -206,6 +283,7 @@ static void free_state(uring_state *s, bool ring_up)
     if (s->bufs)
         munmap(s->bufs, (size_t)s->nbufs * s->bufsz);
     free_dgram_ring(s);
+    free(s->waiting);
     free(s);
 }
 
@@ -229,6 +307,7 @@ static int uring_init(coil_reactor *r, const coil_reactor_options *o)
     io_uring_register_ring_fd(&s->ring); /* optional: saves an fd lookup per enter */
     s->zc_threshold = o->send_zc_threshold;
     r->be_data = s;
+    r->stats.recv_buffers = s->nbufs;
     return 0;
 }
 
@@ -267,18 +346,25 @@ static void maybe_finish_close(coil__handle *h)
     } else {
         return; /* watches are torn down at fini */
     }
+    *sq_wait_of(h) = 0; /* nothing left to issue; its tag goes stale */
     coil__handle_closed(h);
 }
 
 static void cancel_all(coil__handle *h, int fd)
 {
     struct io_uring_sqe *sqe = op_sqe(h, OP_CANCEL);
-    if (sqe)
-        io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
+    if (!sqe) {
+        defer_op(h, W_CANCEL_ALL);
+        return;
+    }
+    io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
 }
 
-static void uring_close(coil_transport *t)
+static void uring_close(coil_transport *t, bool abort)
 {
+    if (abort)
+        coil__sock_set_abortive(t->fd);
+    t->be.uring.sq_wait &= W_CANCEL_ALL; /* nothing new starts on a closing handle */
     if (t->h.inflight > 0)
         cancel_all(&t->h, t->fd);
     maybe_finish_close(&t->h);
@@ -286,6 +372,7 @@ static void uring_close(coil_transport *t)
 
 static void uring_port_close(coil_port *p)
 {
+    p->be.uring.sq_wait &= W_CANCEL_ALL;
     if (p->h.inflight > 0)
         cancel_all(&p->h, p->fd);
     maybe_finish_close(&p->h);
@@ -296,53 +383,69 @@ static void uring_port_close(coil_port *p)
 static void arm_recv(coil_transport *t)
 {
     struct io_uring_sqe *sqe = op_sqe(&t->h, OP_RECV);
-    if (!sqe)
+    if (!sqe) {
+        defer_op(&t->h, W_RECV);
         return;
-    io_uring_prep_recv_multishot(sqe, t->fd, NULL, 0, 0);
+    }
+    /* One-shot: a paused transport has no receive pulling data for it. */
+    io_uring_prep_recv(sqe, t->fd, NULL, 0, 0);
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = BGID;
-    t->be.uring.recv_state = ACTIVE;
+    t->be.uring.recv_armed = true;
+}
+
+static void cancel_recv(coil_transport *t)
+{
+    struct io_uring_sqe *sqe = op_sqe(&t->h, OP_CANCEL);
+    if (!sqe) {
+        defer_op(&t->h, W_CANCEL_RECV);
+        return;
+    }
+    io_uring_prep_cancel64(sqe, tag(&t->h, OP_RECV), 0);
+    t->be.uring.recv_cancel = true;
 }
 
 static void uring_read_start(coil_transport *t)
 {
-    /* While a cancel is in flight the terminal CQE re-arms (see on_recv). */
-    if (t->be.uring.recv_state == IDLE)
+    t->be.uring.sq_wait &= (uint8_t)~W_CANCEL_RECV;
+    /* A receive still in flight (even one being cancelled) reports its
+     * end, and the core starts the next one then. */
+    if (!t->be.uring.recv_armed && !t->h.closing)
         arm_recv(t);
 }
 
 static void uring_read_stop(coil_transport *t)
 {
-    if (t->be.uring.recv_state != ACTIVE)
-        return;
-    struct io_uring_sqe *sqe = op_sqe(&t->h, OP_CANCEL);
-    if (!sqe)
-        return;
-    io_uring_prep_cancel64(sqe, tag(&t->h, OP_RECV), 0);
-    t->be.uring.recv_state = CANCELLING;
+    t->be.uring.sq_wait &= (uint8_t)~W_RECV;
+    if (t->be.uring.recv_armed && !t->be.uring.recv_cancel)
+        cancel_recv(t);
 }
 
 static void on_recv(coil_reactor *r, coil_transport *t, int res, unsigned flags)
 {
     uring_state *s = state(r);
-    bool more = flags & IORING_CQE_F_MORE;
-    if (!more)
-        t->be.uring.recv_state = IDLE;
+    t->be.uring.recv_armed = false;
+    t->be.uring.recv_cancel = false;
     if (res > 0 && (flags & IORING_CQE_F_BUFFER)) {
         unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
         coil__transport_on_read(t, s->bufs + (size_t)bid * s->bufsz, res);
-        recycle(s, bid); /* after the callback: the protocol read it in place */
-    } else if (res == 0) {
-        coil__transport_on_read(t, NULL, 0);
-    } else if (res == -ENOBUFS) {
-        /* The ring ran dry; the data waits in the socket. Buffers come back
-         * as this batch is processed, so re-arming below is enough. */
-        r->stats.enobufs++;
-    } else if (res < 0 && res != -ECANCELED) {
-        coil__transport_on_read(t, NULL, res);
+        recycle(r, s, bid); /* after the callback: the protocol read it in place */
+    } else if (flags & IORING_CQE_F_BUFFER) {
+        recycle(r, s, flags >> IORING_CQE_BUFFER_SHIFT); /* no data in it: back at once */
     }
-    if (!more && t->be.uring.recv_state == IDLE && coil__transport_wants_read(t))
-        arm_recv(t);
+    if (res == 0) {
+        coil__transport_on_read(t, NULL, 0);
+        return;
+    }
+    if (res == -ENOBUFS) {
+        /* The ring ran dry; the data waits in the socket. Buffers come back
+         * as this batch is processed, so starting again is enough. */
+        r->stats.enobufs++;
+    } else if (res < 0 && res != -ECANCELED && res != -EINTR && res != -EAGAIN) {
+        coil__transport_on_read(t, NULL, res);
+        return;
+    }
+    coil__transport_read_ended(t, res < 0 ? res : 0);
 }
 
 /* ---- sending ------------------------------------------------------------- */
@@ -356,8 +459,10 @@ static void uring_send(coil_transport *t)
     if (n == 1 && one.iov_len == t->outq.bytes) {
         bool zc = s->zc_threshold && total >= s->zc_threshold;
         struct io_uring_sqe *sqe = op_sqe(&t->h, zc ? OP_SEND_ZC : OP_SEND);
-        if (!sqe)
-            goto fail;
+        if (!sqe) {
+            defer_op(&t->h, W_SEND);
+            return;
+        }
         if (zc)
             io_uring_prep_send_zc(sqe, t->fd, one.iov_base, one.iov_len, MSG_NOSIGNAL, 0);
         else
@@ -369,19 +474,20 @@ static void uring_send(coil_transport *t)
     if (!t->be.uring.iov) {
         t->be.uring.iov = malloc(MAX_IOV * sizeof(struct iovec));
         t->be.uring.msg = calloc(1, sizeof(struct msghdr));
-        if (!t->be.uring.iov || !t->be.uring.msg)
-            goto fail;
+        if (!t->be.uring.iov || !t->be.uring.msg) {
+            coil__transport_on_sent(t, -ENOMEM);
+            return;
+        }
+    }
+    struct io_uring_sqe *sqe = op_sqe(&t->h, OP_SEND);
+    if (!sqe) {
+        defer_op(&t->h, W_SEND);
+        return;
     }
     struct msghdr *msg = t->be.uring.msg;
     msg->msg_iov = t->be.uring.iov;
     msg->msg_iovlen = (size_t)coil__outq_peek(&t->outq, t->be.uring.iov, MAX_IOV, &total);
-    struct io_uring_sqe *sqe = op_sqe(&t->h, OP_SEND);
-    if (!sqe)
-        goto fail;
     io_uring_prep_sendmsg(sqe, t->fd, msg, MSG_NOSIGNAL);
-    return;
-fail:
-    coil__transport_on_sent(t, -ENOMEM);
 }
 
 static void on_send_zc(coil_transport *t, int res, unsigned flags)
@@ -390,6 +496,7 @@ static void on_send_zc(coil_transport *t, int res, unsigned flags)
      * no longer reads the buffer. The queue is only advanced after the
      * latter, so the chunk stays alive. */
     if (flags & IORING_CQE_F_NOTIF) {
+        t->h.r->stats.send_zc++;
         coil__transport_on_sent(t, t->be.uring.zc_result);
         return;
     }
@@ -404,78 +511,121 @@ static void on_send_zc(coil_transport *t, int res, unsigned flags)
 static void arm_accept(coil_port *p)
 {
     struct io_uring_sqe *sqe = op_sqe(&p->h, OP_ACCEPT);
-    if (!sqe)
+    if (!sqe) {
+        defer_op(&p->h, W_ACCEPT);
         return;
+    }
     io_uring_prep_multishot_accept(sqe, p->fd, NULL, NULL, SOCK_CLOEXEC);
-    p->be.uring.accept_state = ACTIVE;
+    p->be.uring.armed = true;
 }
 
-static bool wants_accept(const coil_port *p)
+static void cancel_accept(coil_port *p)
 {
-    return p->accepting && !p->backoff && !p->h.closing;
+    struct io_uring_sqe *sqe = op_sqe(&p->h, OP_CANCEL);
+    if (!sqe) {
+        defer_op(&p->h, W_CANCEL_ACCEPT);
+        return;
+    }
+    io_uring_prep_cancel64(sqe, tag(&p->h, OP_ACCEPT), 0);
+    p->be.uring.cancel = true;
 }
 
+/* The descriptor's flags are left alone (it may be shared with the process
+ * that passed it): a 6.0 kernel's accept waits on an O_NONBLOCK socket. */
 static int uring_port_start(coil_port *p)
 {
-    set_blocking(p->fd);
-    p->accepting = true;
-    if (p->be.uring.accept_state == IDLE)
+    p->be.uring.sq_wait &= (uint8_t)~W_CANCEL_ACCEPT;
+    if (!p->be.uring.armed && !p->h.closing)
         arm_accept(p);
     return 0;
 }
 
 static void uring_port_pause(coil_port *p)
 {
-    if (p->be.uring.accept_state != ACTIVE)
-        return;
-    struct io_uring_sqe *sqe = op_sqe(&p->h, OP_CANCEL);
-    if (!sqe)
-        return;
-    io_uring_prep_cancel64(sqe, tag(&p->h, OP_ACCEPT), 0);
-    p->be.uring.accept_state = CANCELLING;
+    p->be.uring.sq_wait &= (uint8_t)~W_ACCEPT;
+    if (p->be.uring.armed && !p->be.uring.cancel)
+        cancel_accept(p);
 }
 
 static void on_accept(coil_port *p, int res, unsigned flags)
 {
     bool more = flags & IORING_CQE_F_MORE;
-    if (!more)
-        p->be.uring.accept_state = IDLE;
+    if (!more) {
+        p->be.uring.armed = false;
+        p->be.uring.cancel = false;
+    }
+    /* A connection accepted as the cancel took effect is still delivered. */
     if (res != -ECANCELED)
         coil__port_on_accept(p, res);
-    if (!more && p->be.uring.accept_state == IDLE && wants_accept(p))
-        arm_accept(p);
+    if (!more)
+        coil__port_accept_ended(p, res < 0 ? res : 0);
 }
 
 /* ---- connecting ---------------------------------------------------------- */
 
-static int uring_connect(coil_transport *t, const coil_address *addr, int64_t timeout_ns)
+static bool issue_connect(coil_transport *t)
 {
     uring_state *s = state(t->h.r);
-    set_blocking(t->fd);
+    connect_ctx *c = t->be.uring.connect_ctx;
+    bool linked = c->timeout_ns >= 0;
+    /* A link must not be split by an SQ-full submit between its SQEs. */
+    if (io_uring_sq_space_left(&s->ring) < (linked ? 2u : 1u)) {
+        io_uring_submit(&s->ring);
+        t->h.r->stats.submits++;
+        if (io_uring_sq_space_left(&s->ring) < (linked ? 2u : 1u))
+            return false;
+    }
+    struct io_uring_sqe *sqe = op_sqe(&t->h, OP_CONNECT);
+    if (!sqe)
+        return false;
+    io_uring_prep_connect(sqe, t->fd, &c->addr.u.sa, c->addr.len);
+    if (linked) {
+        /* Room for both was checked; only the fault hook fails here. */
+        struct io_uring_sqe *to = get_sqe(t->h.r);
+        if (!to) {
+            /* Turn the connect into a no-op that completes at once; its
+             * completion issues the connect again (on_connect). */
+            io_uring_prep_nop(sqe);
+            c->standin = true;
+            return true;
+        }
+        sqe->flags |= IOSQE_IO_LINK;
+        c->ts.tv_sec = c->timeout_ns / 1000000000;
+        c->ts.tv_nsec = c->timeout_ns % 1000000000;
+        io_uring_sqe_set_data64(to, tag(&t->h, OP_LINK_TIMEOUT));
+        t->h.inflight++;
+        t->h.r->stats.sqes++;
+        io_uring_prep_link_timeout(to, &c->ts, 0);
+    }
+    return true;
+}
+
+static int uring_connect(coil_transport *t, const coil_address *addr, int64_t timeout_ns)
+{
     connect_ctx *c = malloc(sizeof(*c));
     if (!c)
         return -ENOMEM;
     c->addr = *addr;
+    c->timeout_ns = timeout_ns;
+    c->standin = false;
     t->be.uring.connect_ctx = c;
-    /* A link must not be split by an SQ-full submit between its SQEs. */
-    if (io_uring_sq_space_left(&s->ring) < 2) {
-        io_uring_submit(&s->ring);
-        t->h.r->stats.submits++;
-    }
-    struct io_uring_sqe *sqe = op_sqe(&t->h, OP_CONNECT);
-    io_uring_prep_connect(sqe, t->fd, &c->addr.u.sa, c->addr.len);
-    if (timeout_ns >= 0) {
-        sqe->flags |= IOSQE_IO_LINK;
-        c->ts.tv_sec = timeout_ns / 1000000000;
-        c->ts.tv_nsec = timeout_ns % 1000000000;
-        struct io_uring_sqe *to = op_sqe(&t->h, OP_LINK_TIMEOUT);
-        io_uring_prep_link_timeout(to, &c->ts, 0);
-    }
+    if (!issue_connect(t))
+        defer_op(&t->h, W_CONNECT);
     return 0;
 }
 
 static void on_connect(coil_transport *t, int res)
 {
+    connect_ctx *c = t->be.uring.connect_ctx;
+    if (c && c->standin) {
+        /* The no-op stand-in: issue the real connect now. */
+        c->standin = false;
+        if (t->h.closing)
+            return; /* cancelled meanwhile: the endgame reports it */
+        if (!issue_connect(t))
+            defer_op(&t->h, W_CONNECT);
+        return;
+    }
     /* -ECANCELED without a close request means the linked timeout fired. */
     if (res == -ECANCELED && !t->h.closing)
         res = -ETIMEDOUT;
@@ -487,8 +637,10 @@ static void on_connect(coil_transport *t, int res)
 static int uring_watch_start(coil__watch *w)
 {
     struct io_uring_sqe *sqe = op_sqe(&w->h, OP_POLL);
-    if (!sqe)
-        return -EBUSY;
+    if (!sqe) {
+        defer_op(&w->h, W_POLL);
+        return 0;
+    }
     io_uring_prep_poll_multishot(sqe, w->fd, POLLIN);
     return 0;
 }
@@ -568,8 +720,10 @@ static int dgram_ring(uring_state *s)
 static void arm_recvmsg(coil_datagram_port *u)
 {
     struct io_uring_sqe *sqe = op_sqe(&u->w.h, OP_RECVMSG);
-    if (!sqe)
+    if (!sqe) {
+        defer_op(&u->w.h, W_RECVMSG); /* armed once the SQ has room */
         return;
+    }
     io_uring_prep_recvmsg_multishot(sqe, u->w.fd, &u->msg, 0);
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = DGRAM_BGID;
@@ -581,7 +735,6 @@ static int uring_dgram_start(coil_datagram_port *u)
     int rc = dgram_ring(state(u->w.h.r));
     if (rc < 0)
         return rc;
-    set_blocking(u->w.fd); /* sends use MSG_DONTWAIT */
     /* The kernel fills in the name (up to this much) and no control data. */
     u->msg.msg_namelen = sizeof(struct sockaddr_storage);
     u->msg.msg_controllen = 0;
@@ -624,6 +777,64 @@ static void on_recvmsg(coil_reactor *r, coil_datagram_port *u, int res, unsigned
         arm_recvmsg(u);
 }
 
+/* ---- operations that waited for room in the SQ ----------------------------- */
+
+/* Issue what waited, in the order it was asked for. An operation that
+ * still does not fit is remembered again (defer_op appends). */
+static void issue_waiting(coil_reactor *r)
+{
+    uring_state *s = state(r);
+    size_t n = s->nwaiting;
+    if (n == 0)
+        return;
+    uint64_t *list = s->waiting;
+    s->waiting = NULL;
+    s->nwaiting = s->waiting_cap = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t slot = (uint32_t)(list[i] >> 32), gen = (uint32_t)(list[i] >> 8) & 0xffffff;
+        if (slot >= r->nslots || !r->slots[slot].h || r->slots[slot].gen != gen)
+            continue; /* released meanwhile */
+        coil__handle *h = r->slots[slot].h;
+        uint8_t bits = *sq_wait_of(h);
+        *sq_wait_of(h) = 0;
+        if (h->type == COIL__H_TRANSPORT) {
+            coil_transport *t = (coil_transport *)h;
+            if (bits & W_CANCEL_ALL)
+                cancel_all(h, t->fd);
+            if (h->closing)
+                continue;
+            if (bits & W_CONNECT)
+                if (!issue_connect(t))
+                    defer_op(h, W_CONNECT);
+            if (bits & W_RECV)
+                arm_recv(t);
+            if (bits & W_CANCEL_RECV)
+                cancel_recv(t);
+            if (bits & W_SEND)
+                uring_send(t);
+        } else if (h->type == COIL__H_PORT) {
+            coil_port *p = (coil_port *)h;
+            if (bits & W_CANCEL_ALL)
+                cancel_all(h, p->fd);
+            if (h->closing)
+                continue;
+            if (bits & W_ACCEPT)
+                arm_accept(p);
+            if (bits & W_CANCEL_ACCEPT)
+                cancel_accept(p);
+        } else if (h->type == COIL__H_DGRAM) {
+            coil_datagram_port *u = (coil_datagram_port *)h;
+            if (bits & W_CANCEL_ALL)
+                cancel_all(h, u->w.fd);
+            if (!h->closing && (bits & W_RECVMSG))
+                arm_recvmsg(u);
+        } else if (bits & W_POLL) {
+            uring_watch_start((coil__watch *)h);
+        }
+    }
+    free(list);
+}
+
 /* ---- completions --------------------------------------------------------- */
 
 typedef struct cqe_copy {
@@ -640,7 +851,7 @@ static void dispatch(coil_reactor *r, const cqe_copy *c)
     coil__handle *h = coil__handle_lookup(r, slot, gen);
     if (!h) {
         if (c->flags & IORING_CQE_F_BUFFER) /* never lose a ring buffer */
-            recycle(state(r), c->flags >> IORING_CQE_BUFFER_SHIFT);
+            recycle(r, state(r), c->flags >> IORING_CQE_BUFFER_SHIFT);
         return;
     }
     if (!(c->flags & IORING_CQE_F_MORE))
@@ -679,21 +890,35 @@ static void dispatch(coil_reactor *r, const cqe_copy *c)
     maybe_finish_close(h);
 }
 
-static void note_overflow(coil_reactor *r, uring_state *s)
+/* The kernel keeps completions that did not fit in the CQ on an overflow
+ * list (NODROP) and flags the ring until they are flushed; liburing's peek
+ * flushes them quietly, so the flag is looked at after every submit and
+ * before reaping. Each time it is seen set anew counts as one overflow. */
+static void check_overflow(coil_reactor *r, uring_state *s)
 {
+    if (!io_uring_cq_has_overflow(&s->ring)) {
+        s->in_overflow = false;
+        return;
+    }
+    if (s->in_overflow)
+        return;
+    s->in_overflow = true;
     r->stats.cq_overflows++;
     if (!s->overflow_logged) {
         s->overflow_logged = true;
         coil_log(COIL_LOG_WARN, SYS, "completion queue overflowed; the kernel kept the events "
                                      "(NODROP), but the ring is too small for this load");
     }
-    io_uring_get_events(&s->ring); /* flush the kernel's overflow list */
 }
 
 static int uring_wait(coil_reactor *r, int64_t timeout_ns)
 {
     uring_state *s = state(r);
+    issue_waiting(r);
+    if (s->nwaiting)
+        timeout_ns = 0; /* some still wait for room: come back at once */
     int rc;
+    check_overflow(r, s);
     r->stats.submits++;
     if (timeout_ns == 0) {
         rc = io_uring_submit_and_get_events(&s->ring);
@@ -704,28 +929,44 @@ static int uring_wait(coil_reactor *r, int64_t timeout_ns)
         rc = io_uring_submit_and_wait_timeout(&s->ring, &cqe, 1, timeout_ns < 0 ? NULL : &ts,
                                               NULL);
     }
-    if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY && rc != -EBADR &&
-        rc != -EAGAIN)
+    if (coil__uring_fake_ebadr) {
+        coil__uring_fake_ebadr = false;
+        rc = -EBADR;
+    }
+    bool lost = rc == -EBADR;
+    if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY && rc != -EAGAIN && !lost)
         return rc;
     /* Copy a batch out and advance the CQ before dispatching, so callbacks
      * that queue more work never find the CQ full of entries already read. */
     for (;;) {
         struct io_uring_cqe *cqes[CQE_BATCH];
         cqe_copy batch[CQE_BATCH];
+        check_overflow(r, s);
         unsigned n = io_uring_peek_batch_cqe(&s->ring, cqes, CQE_BATCH);
         if (n == 0) {
             if (io_uring_cq_has_overflow(&s->ring)) {
-                note_overflow(r, s);
+                io_uring_get_events(&s->ring); /* flush the kernel's overflow list */
                 continue;
             }
             break;
         }
-        for (unsigned i = 0; i < n; i++)
+        for (unsigned i = 0; i < n; i++) {
             batch[i] = (cqe_copy){cqes[i]->user_data, cqes[i]->res, cqes[i]->flags};
+            if (cqes[i]->flags & IORING_CQE_F_BUFFER)
+                lend(r);
+        }
         io_uring_cq_advance(&s->ring, n);
         r->stats.completions += n;
         for (unsigned i = 0; i < n; i++)
             dispatch(r, &batch[i]);
+    }
+    if (lost) {
+        /* -EBADR: the kernel could not keep overflowed completions (out of
+         * memory) and dropped some. Handles waiting for them would wait for
+         * ever, so the loop stops with the error instead. */
+        r->stats.cq_lost++;
+        coil_log(COIL_LOG_CRITICAL, SYS, "the kernel dropped completions (-EBADR): stopping");
+        return -EBADR;
     }
     return 0;
 }
@@ -747,4 +988,7 @@ const coil__backend_ops coil__uring_backend = {
     .watch_close = uring_watch_close,
     .dgram_start = uring_dgram_start,
     .dgram_close = uring_dgram_close,
+    .setsockopt = coil__sock_setsockopt,
+    .shutdown = coil__sock_shutdown,
+    .sockname = coil__sock_name,
 };

@@ -25,6 +25,7 @@
 
 #include "plugin.h"
 #include "runner.h"
+#include "stats.h"
 
 static const coild_plugin *const plugins[] = {&coild_echo_plugin, &coild_qotd_plugin,
                                               &coild_proxy_plugin,
@@ -146,6 +147,10 @@ static int serve(const coild_config *c, command *cmd, const char *pidfile, long 
     coil_log(COIL_LOG_INFO, "coild", "coild %s (pid %ld) starting %s on %s", coil_version_string(),
              (long)getpid(), cmd->name, coil_reactor_backend_name(r));
     coil_log(COIL_LOG_INFO, "coild", "reactor: %s", coil_reactor_backend_name(r));
+    if (c->stats_interval && coild_stats_start(r, c->stats_interval) < 0) {
+        coil_reactor_free(r);
+        goto early;
+    }
 
     coil_application app;
     coil_application_init(&app, cmd->name);
@@ -304,7 +309,7 @@ int main(int argc, char **argv)
     /* Check every option before anything happens. */
     coil_backend_kind kind;
     if (c.reactor && coild_parse_reactor(c.reactor, &kind) < 0) {
-        fprintf(stderr, "coild: unknown reactor '%s' (uring, poll or auto)\n", c.reactor);
+        fprintf(stderr, "coild: unknown reactor '%s' (uring, epoll, poll or auto)\n", c.reactor);
         free(app_argv);
         return 2;
     }

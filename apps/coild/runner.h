@@ -34,6 +34,7 @@ typedef struct coild_config {
     const char *umask_text;
     const char *reactor, *level, *format;
     double shutdown_timeout;
+    const char *stats_interval; /* --stats-interval SECONDS (checked) */
     const char *app_path;  /* -y */
     const char *plugin_files[COILD_MAX_PLUGIN_FILES];
     size_t nplugin_files;

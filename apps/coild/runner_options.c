@@ -15,7 +15,7 @@
 enum opt_id {
     O_NODAEMON, O_PIDFILE, O_LOGFILE, O_ROTATE_LENGTH, O_MAX_ROTATED, O_DAILY, O_LOGGER,
     O_SYSLOG, O_PREFIX, O_UID, O_GID, O_CHROOT, O_RUNDIR, O_UMASK, O_REACTOR, O_LOG_LEVEL,
-    O_LOG_FORMAT, O_SHUTDOWN_TIMEOUT, O_APP, O_PLUGIN, O_HELP, O_VERSION,
+    O_LOG_FORMAT, O_SHUTDOWN_TIMEOUT, O_APP, O_PLUGIN, O_HELP, O_VERSION, O_STATS_INTERVAL,
 };
 
 typedef struct opt {
@@ -44,6 +44,7 @@ static const opt opts[] = {
     {"log-level", 0, true, O_LOG_LEVEL},
     {"log-format", 0, true, O_LOG_FORMAT},
     {"shutdown-timeout", 0, true, O_SHUTDOWN_TIMEOUT},
+    {"stats-interval", 0, true, O_STATS_INTERVAL},
     {"application", 'y', true, O_APP},
     {"plugin", 0, true, O_PLUGIN},
     {"help", 'h', false, O_HELP},
@@ -77,12 +78,13 @@ void coild_options_usage(FILE *out)
             "      --chroot=DIR          chroot to DIR before starting\n"
             "  -d, --rundir=DIR          change to DIR (default: / when daemonized)\n"
             "      --umask=OCTAL         default 0077 when daemonized\n"
-            "  -r, --reactor=NAME        uring, poll or auto (default: auto, or\n"
+            "  -r, --reactor=NAME        uring, epoll, poll or auto (default: auto, or\n"
             "                            $COIL_REACTOR)\n"
             "      --log-level=LEVEL     debug, info, warn, error (default: info)\n"
             "      --log-format=FMT      text or json (default: text)\n"
             "      --shutdown-timeout=S  seconds the services get to stop on SIGTERM\n"
             "                            before connections are closed (default 30)\n"
+            "      --stats-interval=S    log the reactor's counters every S seconds\n"
             "  -h, --help, --version\n");
 }
 
@@ -92,6 +94,8 @@ int coild_parse_reactor(const char *name, coil_backend_kind *kind)
         *kind = COIL_BACKEND_URING;
     else if (strcmp(name, "poll") == 0)
         *kind = COIL_BACKEND_POLL;
+    else if (strcmp(name, "epoll") == 0)
+        *kind = COIL_BACKEND_EPOLL;
     else if (strcmp(name, "auto") == 0 || strcmp(name, "default") == 0)
         *kind = COIL_BACKEND_AUTO;
     else
@@ -150,6 +154,16 @@ static int apply(coild_config *c, const opt *o, const char *v)
             return -EINVAL;
         }
         c->shutdown_timeout = t;
+        break;
+    }
+    case O_STATS_INTERVAL: {
+        char *end;
+        double t = strtod(v, &end);
+        if (!*v || *end || !(t > 0) || t > 1e6) {
+            fprintf(stderr, "coild: invalid --stats-interval '%s' (seconds > 0)\n", v);
+            return -EINVAL;
+        }
+        c->stats_interval = v;
         break;
     }
     case O_APP: c->app_path = v; break;

@@ -7,6 +7,8 @@
 #ifndef COIL_LOG_H
 #define COIL_LOG_H
 
+#include <stdbool.h>
+
 #include "export.h"
 
 #ifdef __cplusplus
@@ -36,6 +38,21 @@ COIL_API coil_log_level coil_log_get_level(void);
 /* Emit a message through the current handler (printf-style). */
 COIL_API void coil_log(coil_log_level level, const char *system, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Rate-limited logging, for messages a peer can trigger at will (a bad
+ * PROXY header per connection, say): coil_log() unless more than `burst`
+ * messages with the same `cause` were emitted in the current window of
+ * `interval` seconds, or more than 5 x `burst` rate-limited messages of
+ * any cause. What is dropped is counted; the next message of that cause
+ * that passes is followed by "(N similar messages suppressed)" at the same
+ * level and system. `cause` is compared by content (any short text naming
+ * the reason). Returns true if the message was emitted. Thread-safe.
+ * Defaults: 10 per cause per 10 s. */
+COIL_API bool coil_log_ratelimited(coil_log_level level, const char *system, const char *cause,
+                                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Set the window and burst (interval > 0, burst >= 1; else -EINVAL) and
+ * forget the counts so far. */
+COIL_API int coil_log_set_ratelimit(double interval, unsigned burst);
+
 /* "debug", "info", "warn", "error", "critical"; parse returns -EINVAL if unknown. */
 COIL_API const char *coil_log_level_name(coil_log_level level);
 COIL_API int coil_log_level_parse(const char *name, coil_log_level *out);

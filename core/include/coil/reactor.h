@@ -37,9 +37,12 @@ extern "C" {
 typedef struct coil_reactor coil_reactor;
 
 typedef enum coil_backend_kind {
-    COIL_BACKEND_AUTO = 0, /* $COIL_REACTOR if set, else io_uring if the kernel allows it, else poll */
+    /* $COIL_REACTOR if set, else the first backend that starts: io_uring,
+     * then epoll (Linux), then poll */
+    COIL_BACKEND_AUTO = 0,
     COIL_BACKEND_URING = 1,
-    COIL_BACKEND_POLL = 2,
+    COIL_BACKEND_POLL = 2,  /* poll(2): portable; cost grows with the connection count */
+    COIL_BACKEND_EPOLL = 3, /* epoll (Linux): the fallback where io_uring is refused */
 } coil_backend_kind;
 
 /* Do not handle SIGINT/SIGTERM in coil_reactor_run(). */
@@ -48,8 +51,9 @@ typedef enum coil_backend_kind {
 typedef struct coil_reactor_options {
     coil_backend_kind backend;
     unsigned flags;            /* COIL_REACTOR_* */
-    unsigned ring_entries;     /* io_uring SQ size; 0: 256 */
-    unsigned recv_buffers;     /* provided receive buffers (power of two); 0: 1024 */
+    unsigned ring_entries;     /* io_uring SQ size, 1..32768; 0: 256 */
+    unsigned recv_buffers;     /* provided receive buffers (power of two, up to 32768);
+                                  0: 1024. Out-of-range sizes fail with -EINVAL. */
     unsigned recv_buffer_size; /* bytes per receive buffer; 0: 16384 */
     size_t send_zc_threshold;  /* io_uring: use SEND_ZC for sends of at least this many
                                   bytes; 0 disables it (default: it loses on loopback) */
@@ -58,10 +62,13 @@ typedef struct coil_reactor_options {
 /* Fill `opts` with the defaults. */
 COIL_API void coil_reactor_options_init(coil_reactor_options *opts);
 
-/* Create a reactor (`opts` may be NULL for defaults). Forcing a backend that
- * cannot start (COIL_BACKEND_URING, or COIL_REACTOR=uring) fails with the
- * kernel's error (e.g. -EPERM, -ENOSYS) or COIL_ENOURING, and logs why; an
- * unknown $COIL_REACTOR value fails with -EINVAL. The chosen backend is logged
+/* Create a reactor (`opts` may be NULL for defaults). $COIL_REACTOR
+ * (uring, epoll, poll or auto) chooses when opts->backend is AUTO. AUTO
+ * tries io_uring, then epoll, then poll, and logs each fallback and its
+ * reason at COIL_LOG_INFO. Forcing a backend that cannot start
+ * (COIL_BACKEND_URING, or COIL_REACTOR=uring) fails with the kernel's error
+ * (e.g. -EPERM, -ENOSYS), COIL_ENOURING or -ENOSYS (not built in), and logs
+ * why; an unknown $COIL_REACTOR value fails with -EINVAL. The chosen backend is logged
  * at COIL_LOG_INFO. On success *out owns the reactor; free it with
  * coil_reactor_free(). */
 COIL_API int coil_reactor_new(coil_reactor **out, const coil_reactor_options *opts);
@@ -75,7 +82,7 @@ COIL_API int coil_reactor_new(coil_reactor **out, const coil_reactor_options *op
  * coil_reactor_live_handles()). */
 COIL_API void coil_reactor_free(coil_reactor *r);
 
-/* "io_uring" or "poll". */
+/* "io_uring", "epoll" or "poll". */
 COIL_API const char *coil_reactor_backend_name(const coil_reactor *r);
 
 /* Run until coil_reactor_stop(). The first run fires the "startup" system
@@ -150,7 +157,10 @@ COIL_API long coil_reactor_add_trigger_deferred(coil_reactor *r, coil_phase phas
 /* Remove a trigger that has not run. 0 or -ENOENT. */
 COIL_API int coil_reactor_remove_trigger(coil_reactor *r, long id);
 
-/* Counters (io_uring-style instrumentation; backends fill what applies). */
+/* Counters (io_uring-style instrumentation; backends fill what applies).
+ * Fields marked "now" are current values, the others count since the
+ * reactor was made. A paused transport holds at most its high-water mark
+ * of output plus one receive buffer (held_bytes + queued_bytes show it). */
 typedef struct coil_reactor_stats {
     uint64_t loop_turns;
     uint64_t submits;      /* io_uring_enter / poll calls */
@@ -161,6 +171,19 @@ typedef struct coil_reactor_stats {
     uint64_t stale;        /* completions dropped because their handle's generation moved on */
     uint64_t accept_backoffs;
     uint64_t live_handles;
+    /* Data and memory (every backend). */
+    uint64_t bytes_in;      /* bytes received on all transports */
+    uint64_t bytes_out;     /* bytes the kernel accepted from all output queues */
+    uint64_t held_bytes;    /* now: bytes received while paused, not yet delivered */
+    uint64_t queued_bytes;  /* now: bytes in output queues, not yet sent */
+    uint64_t pool_bytes;    /* now: free pooled output blocks kept for reuse */
+    /* The io_uring receive-buffer ring (0 on the other backends). */
+    uint64_t recv_buffers;         /* buffers in the ring */
+    uint64_t recv_buffers_in_use;  /* now: filled by the kernel, not yet given back */
+    uint64_t recv_buffers_peak;    /* most ever in use at once */
+    uint64_t sq_waits;      /* operations queued because the SQ was full */
+    uint64_t send_zc;       /* sends done with SEND_ZC (their notification seen) */
+    uint64_t cq_lost;       /* times the kernel dropped completions (-EBADR): fatal */
 } coil_reactor_stats;
 COIL_API void coil_reactor_get_stats(const coil_reactor *r, coil_reactor_stats *out);
 
