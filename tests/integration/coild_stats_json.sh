@@ -13,11 +13,11 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 rc=0
 "$COILD" --stats-interval=zero echo --port 0 >"$WORK/bad.log" 2>&1 || rc=$?
 [ $rc -eq 2 ] || die "--stats-interval=zero: exit $rc, expected 2"
-grep -q "stats-interval needs a number" "$WORK/bad.log" || die "no message: $(cat "$WORK/bad.log")"
+grep -q "invalid --stats-interval .zero." "$WORK/bad.log" || die "no message: $(cat "$WORK/bad.log")"
 
 PORT=$(free_port)
 LOGF=$WORK/json.log
-spawn "$LOGF" "$COILD" --reactor="$BACKEND" --log-level=info --log-format=json \
+spawn "$LOGF" "$COILD" -n --reactor="$BACKEND" --log-level=info --log-format=json \
     --stats-interval=0.2 echo --port "tcp:$PORT:interface=127.0.0.1"
 PID=$SPAWNED_PID
 if ! wait_for_line "$LOGF" "\"text\":\"listening on 127.0.0.1:$PORT\"" "$PID"; then
