@@ -7,7 +7,6 @@
  * haproxy.c and hostname.c.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,91 +100,6 @@ coil_deferred *coil_connect_protocol(coil_client_endpoint *ep, coil_protocol *p)
     return d;
 }
 
-/* ---- constructors of registered types ------------------------------------ */
-
-typedef struct ctor {
-    char *prefix;
-    coil_server_endpoint_new_fn new_server;
-    coil_client_endpoint_new_fn new_client;
-    void *arg;
-} ctor;
-
-static pthread_mutex_t ctor_lock = PTHREAD_MUTEX_INITIALIZER;
-static ctor *ctors;
-static size_t nctors;
-
-static ctor *find_ctor(const char *prefix)
-{
-    for (size_t i = 0; i < nctors; i++)
-        if (strcasecmp(ctors[i].prefix, prefix) == 0)
-            return &ctors[i];
-    return NULL;
-}
-
-int coil_endpoint_type_set_constructors(const char *prefix, coil_server_endpoint_new_fn new_server,
-                                        coil_client_endpoint_new_fn new_client, void *arg)
-{
-    if (!prefix)
-        return -EINVAL;
-    int s = coil_endpoint_lookup(prefix, COIL_ENDPOINT_SERVER, NULL);
-    int c = coil_endpoint_lookup(prefix, COIL_ENDPOINT_CLIENT, NULL);
-    if (s == COIL_ENDPOINT_BUILTIN || c == COIL_ENDPOINT_BUILTIN)
-        return -EINVAL;
-    if (s < 0 && c < 0)
-        return -ENOENT;
-    int rc = 0;
-    pthread_mutex_lock(&ctor_lock);
-    ctor *e = find_ctor(prefix);
-    if (!e) {
-        ctor *grown = realloc(ctors, (nctors + 1) * sizeof(*ctors));
-        char *copy = strdup(prefix);
-        if (grown)
-            ctors = grown;
-        if (!grown || !copy) {
-            free(copy);
-            rc = -ENOMEM;
-            goto out;
-        }
-        e = &ctors[nctors++];
-        e->prefix = copy;
-    }
-    e->new_server = new_server;
-    e->new_client = new_client;
-    e->arg = arg;
-out:
-    pthread_mutex_unlock(&ctor_lock);
-    return rc;
-}
-
-void coil__endpoint_forget_constructors(const char *prefix)
-{
-    pthread_mutex_lock(&ctor_lock);
-    size_t kept = 0;
-    for (size_t i = 0; i < nctors; i++) {
-        if (strcasecmp(ctors[i].prefix, prefix) == 0)
-            free(ctors[i].prefix);
-        else
-            ctors[kept++] = ctors[i];
-    }
-    nctors = kept;
-    if (!nctors) {
-        free(ctors);
-        ctors = NULL;
-    }
-    pthread_mutex_unlock(&ctor_lock);
-}
-
-/* Copy the constructor out under the lock: it may be unregistered later. */
-static bool get_ctor(const char *prefix, ctor *out)
-{
-    pthread_mutex_lock(&ctor_lock);
-    ctor *e = find_ctor(prefix);
-    if (e)
-        *out = *e;
-    pthread_mutex_unlock(&ctor_lock);
-    return e != NULL;
-}
-
 /* ---- from descriptions --------------------------------------------------- */
 
 static int no_tls(const char *type, char *err, size_t errlen)
@@ -262,8 +176,8 @@ int coil_server_endpoint_from_desc(coil_reactor *r, const coil_server_desc *d,
         return built(*out, err, errlen);
     }
     case COIL_SERVER_PLUGIN: {
-        ctor c;
-        if (!get_ctor(d->type, &c) || !c.new_server)
+        coil__endpoint_ctors c;
+        if (!coil__endpoint_type_ctors(d->type, &c) || !c.new_server)
             return no_ctor(d->type, "server", err, errlen);
         int rc = c.new_server(c.arg, r, d->u.plugin.data, out, err, errlen);
         if (rc < 0)
@@ -337,8 +251,8 @@ int coil_client_endpoint_from_desc(coil_reactor *r, const coil_client_desc *d,
     case COIL_CLIENT_TLS:
         return no_tls(d->type, err, errlen);
     case COIL_CLIENT_PLUGIN: {
-        ctor c;
-        if (!get_ctor(d->type, &c) || !c.new_client)
+        coil__endpoint_ctors c;
+        if (!coil__endpoint_type_ctors(d->type, &c) || !c.new_client)
             return no_ctor(d->type, "client", err, errlen);
         rc = c.new_client(c.arg, r, d->u.plugin.data, out, err, errlen);
         if (rc < 0)

@@ -21,5 +21,6 @@
 #include "service.h"
 #include "transport.h"
 #include "version.h"
+#include "wrap.h"
 
 #endif
