@@ -87,6 +87,11 @@ int coil_wrap_attach(coil_wrap *w, coil_protocol *app, coil_factory *factory)
     return 0;
 }
 
+coil_wrap *coil_wrap_of(const coil_transport *t)
+{
+    return t ? t->wrap : NULL;
+}
+
 bool coil_wrap_closing(const coil_wrap *w)
 {
     return w->outer && (w->outer->h.closing || T_HAS(w->outer, COIL__T_DISCONNECTING));

@@ -213,20 +213,26 @@ static int server_unix(const coil_endpoint_args *a, coil_server_desc *d, char *e
     return rc;
 }
 
-static const char *const ssl_names[] = {"port",           "privateKey",  "certKey",
-                                        "sslmethod",      "interface",   "backlog",
-                                        "extraCertChain", "dhParameters"};
+static const char *const ssl_names[] = {"port",           "privateKey",   "certKey",
+                                        "sslmethod",      "interface",    "backlog",
+                                        "extraCertChain", "dhParameters", "handshakeTimeout"};
 
 /* ssl: port, privateKey="server.pem", certKey=privateKey, sslmethod,
- * interface="", backlog=50, extraCertChain, dhParameters. Only parsed:
+ * interface="", backlog=50, extraCertChain, dhParameters, and (keyword
+ * only, coil's) handshakeTimeout. Only parsed:
  * the TLS layer reads and checks the files. */
 static int server_ssl(const coil_endpoint_args *a, coil_server_desc *d, char *err, size_t n)
 {
-    const char *v[8];
+    const char *v[9];
     d->kind = COIL_SERVER_SSL;
-    int rc = coil_endpoint_bind(a, "ssl", ssl_names, 8, 8, v, err, n);
+    int rc = coil_endpoint_bind(a, "ssl", ssl_names, 9, 8, v, err, n);
     if (rc == 0)
-        RECORD(d, ssl_names, 8, v);
+        RECORD(d, ssl_names, 9, v);
+    long long hs = 0;
+    if (rc == 0)
+        rc = take_int("ssl", "handshakeTimeout", v[8], 0, 10, 1, INT_MAX,
+                      "must be a positive whole number of seconds", &hs, err, n);
+    d->u.ssl.handshake_timeout = (int)hs;
     if (rc == 0)
         rc = take_port("ssl", v[0], 0, &d->u.ssl.port, err, n);
     if (rc == 0)

@@ -24,4 +24,12 @@ bool coil__endpoint_type_ctors(const char *prefix, coil__endpoint_ctors *out);
 coil_deferred *coil__endpoint_fail(int err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* The TLS layer (tls/desc.c, only in builds with TLS): wrap `inner`
+ * (taken over, also on failure) in TLS configured by an "ssl:" server or an
+ * "ssl:"/"tls:" client description. Errors name the file or option. */
+int coil__tls_server_from_desc(const coil_server_desc *d, coil_server_endpoint *inner,
+                               coil_server_endpoint **out, char *err, size_t errlen);
+int coil__tls_client_from_desc(const coil_client_desc *d, coil_client_endpoint *inner,
+                               coil_client_endpoint **out, char *err, size_t errlen);
+
 #endif

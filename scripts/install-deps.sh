@@ -10,6 +10,8 @@ build=(build-essential cmake ninja-build pkgconf git liburing-dev libbenchmark-d
 test=(socat python3 python3-twisted valgrind iproute2 procps curl haproxy systemd
       clang libclang-rt-14-dev)
 bench=(nginx-light)
+build+=(libwolfssl-dev)
+test+=(openssl python3-openssl sslscan)
 
 want=("${build[@]}")
 for set in "$@"; do

@@ -17,6 +17,12 @@ for flavour in release asan; do
   (cd "build/$flavour" && ctest --output-on-failure -j2 --timeout 300)
 done
 
+echo "=== without TLS (ssl:/tls: fail with COIL_ENOTLS)"
+cmake -S . -B build/notls -G Ninja -DCOIL_WERROR=ON -DCOIL_WITH_TLS=OFF -DCOIL_BUILD_TESTS=ON \
+  -DCOIL_BUILD_APPS=OFF -DCOIL_BUILD_BENCH=OFF >/dev/null
+cmake --build build/notls --target test_endpoint test_endpoint_desc
+(cd build/notls && ctest --output-on-failure -R '^test_endpoint')
+
 echo "=== fuzz smoke (clang libFuzzer)"
 CC=clang cmake -S . -B build/fuzz -G Ninja -DCOIL_BUILD_FUZZ=ON -DCOIL_BUILD_TESTS=ON \
   -DCOIL_BUILD_APPS=OFF -DCOIL_BUILD_BENCH=OFF >/dev/null

@@ -179,6 +179,7 @@ struct coil_server_desc {
             int backlog;            /* 50 */
             char *extra_cert_chain; /* or NULL */
             char *dh_parameters;    /* or NULL */
+            int handshake_timeout;  /* handshakeTimeout=, seconds; 0: the default (30) */
         } ssl;
         struct {
             int family; /* AF_INET, AF_INET6 or AF_UNIX (domain=INET|INET6|UNIX) */

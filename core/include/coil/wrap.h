@@ -131,6 +131,10 @@ COIL_API void coil_wrap_deliver_write_eof(coil_wrap *w);
  * the wrapper may free itself. */
 COIL_API void coil_wrap_lost(coil_wrap *w, int reason);
 
+/* The wrapper whose outer transport `t` is, or NULL for a socket transport
+ * (e.g. to check w->ops against your own table before casting). */
+COIL_API coil_wrap *coil_wrap_of(const coil_transport *t);
+
 /* Whether the application asked to close the outer transport
  * (lose_connection or abort_connection). */
 COIL_API bool coil_wrap_closing(const coil_wrap *w);
