@@ -11,7 +11,7 @@ test=(socat python3 python3-twisted valgrind iproute2 procps curl haproxy system
       clang libclang-rt-14-dev)
 bench=(nginx-light)
 build+=(libwolfssl-dev)
-test+=(openssl python3-openssl sslscan)
+test+=(openssl python3-openssl sslscan testssl.sh)
 
 want=("${build[@]}")
 for set in "$@"; do

@@ -88,7 +88,7 @@ static int verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store)
 coil__tls_conn *coil__tls_conn_new(coil_tls_context *ctx, bool server, const char *host)
 {
     size_t hlen = host ? strlen(host) + 1 : 0;
-    coil__tls_conn *c = calloc(1, sizeof(*c) + hlen);
+    coil__tls_conn *c = calloc(1, sizeof(*c) + hlen + 1); /* host is "" without one */
     if (!c)
         return NULL;
     coil_wrap_init(&c->w, &inner_ops, &outer_ops);
@@ -140,9 +140,7 @@ void coil__tls_describe_peer(coil__tls_conn *c, char *buf, size_t size)
         snprintf(buf, size, "%s", c->host);
         return;
     }
-    coil_address a;
-    if (c->w.proto.transport && coil_transport_get_peer(c->w.proto.transport, &a) == 0 &&
-        coil_address_format(&a, buf, size) == 0)
+    if (c->peer.len && coil_address_format(&c->peer, buf, size) >= 0)
         return;
     snprintf(buf, size, "<unknown>");
 }
@@ -248,6 +246,8 @@ static void inner_made(coil_protocol *p)
 {
     coil__tls_conn *c = (coil__tls_conn *)p;
     coil_reactor *r = coil_transport_reactor(p->transport);
+    if (coil_transport_get_peer(p->transport, &c->peer) < 0)
+        c->peer.len = 0;
     if (c->ctx->handshake_timeout > 0) {
         c->timer = coil_reactor_call_later(r, c->ctx->handshake_timeout, on_timeout, c);
         if (!c->timer) {

@@ -30,6 +30,7 @@ struct coil__tls_conn {
     void *owner;             /* server listener or client connect, while handshaking */
     coil_factory *app_factory; /* client: do_stop after connection_lost */
     struct coil__tls_conn *prev, *next; /* the listener's handshaking connections */
+    coil_address peer;       /* the inner transport's peer, for messages */
     char why[160];           /* why the handshake failed */
     char alpn[64];
     char host[];             /* client: the name to verify and send as SNI */
