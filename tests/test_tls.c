@@ -434,6 +434,110 @@ static void slow_reader_bounds_memory(void **state)
     fx_close(&x);
 }
 
+/* ---- SNI, client certificates ------------------------------------------------- */
+
+static coil_tls_context *sni_good;
+static int sni_calls;
+static coil_tls_context *pick_by_name(void *arg, const char *name, bool *reject)
+{
+    sni_calls++;
+    if (name && strcmp(name, "reject.example") == 0)
+        *reject = true;
+    return name && strcmp(name, "localhost") == 0 ? sni_good : NULL;
+}
+
+/* The default certificate is for another name; the SNI callback switches
+ * to the right one, or rejects the name. */
+static void sni_callback_picks_the_certificate(void **state)
+{
+    coil_reactor *r = t_reactor();
+    t_factory srv, cli;
+    t_factory_init(&srv);
+    t_factory_init(&cli);
+    srv.echo = true;
+    cli.keep = true;
+    sni_good = server_ctx("server", 0);
+    sni_calls = 0;
+    coil_tls_server_options o = {.certificate = cert("wronghost.pem"),
+                                 .private_key = cert("wronghost.key"),
+                                 .sni = pick_by_name};
+    coil_tls_context *sctx = NULL;
+    char err[256];
+    assert_int_equal(coil_tls_server_context_new(&o, &sctx, err, sizeof(err)), 0);
+    coil_tls_context *cctx = client_ctx("ca.pem");
+    uint16_t port;
+    coil_port *lp = tls_listen(r, sctx, &srv.base, NULL, &port);
+    t_outcome oc;
+    tls_connect(r, cctx, "localhost", port, NULL, &cli.base, &oc);
+    if (oc.failed)
+        fail_msg("connect: %s", oc.message);
+    assert_true(sni_calls >= 1);
+    t_conn *c = oc.ptr;
+    coil_transport_lose_connection(c->base.transport);
+    T_RUN_UNTIL(r, c->lost_count == 1, 10);
+    t_conn_free(c);
+    tls_connect(r, cctx, "reject.example", port, NULL, &cli.base, &oc);
+    assert_true(oc.failed);
+    T_RUN_UNTIL(r, srv.open == 0, 10);
+    t_stop_listening(r, lp);
+    coil_tls_context_unref(sctx);
+    coil_tls_context_unref(cctx);
+    coil_tls_context_unref(sni_good);
+    t_teardown(r);
+}
+
+static void client_certificates_can_be_required(void **state)
+{
+    coil_reactor *r = t_reactor();
+    t_factory srv, cli;
+    t_factory_init(&srv);
+    t_factory_init(&cli);
+    srv.echo = true;
+    cli.keep = true;
+    t_log_capture();
+    coil_tls_server_options so = {.certificate = cert("server.pem"),
+                                  .private_key = cert("server.key"),
+                                  .client_ca = cert("ca.pem")};
+    coil_tls_context *sctx = NULL, *anon = client_ctx("ca.pem"), *with = NULL;
+    char err[256];
+    assert_int_equal(coil_tls_server_context_new(&so, &sctx, err, sizeof(err)), 0);
+    coil_tls_client_options co = {.trust_roots = cert("ca.pem"),
+                                  .certificate = cert("client.pem"),
+                                  .private_key = cert("client.key")};
+    assert_int_equal(coil_tls_client_context_new(&co, &with, err, sizeof(err)), 0);
+    uint16_t port;
+    coil_port *lp = tls_listen(r, sctx, &srv.base, NULL, &port);
+    t_outcome oc;
+    tls_connect(r, with, "localhost", port, NULL, &cli.base, &oc);
+    if (oc.failed)
+        fail_msg("with a client certificate: %s", oc.message);
+    t_conn *c = oc.ptr;
+    assert_int_equal(coil_transport_write(c->base.transport, "cert", 4), 0);
+    T_RUN_UNTIL(r, c->rx.len == 4, 10);
+    coil_transport_lose_connection(c->base.transport);
+    T_RUN_UNTIL(r, c->lost_count == 1, 10);
+    t_conn_free(c);
+    /* Without one: TLS 1.3 clients learn it after their handshake, so the
+     * server's refusal may arrive as a failed connect or a lost connection;
+     * either way the server's application never sees it. */
+    int built = srv.built;
+    tls_connect(r, anon, "localhost", port, NULL, &cli.base, &oc);
+    if (!oc.failed) {
+        c = oc.ptr;
+        T_RUN_UNTIL(r, c->lost_count == 1, 10);
+        assert_int_not_equal(c->lost_reason, 0);
+        t_conn_free(c);
+    }
+    T_RUN_UNTIL(r, t_log_count("TLS handshake with") >= 1, 10);
+    assert_int_equal(srv.built, built);
+    T_RUN_UNTIL(r, srv.open == 0, 10);
+    t_stop_listening(r, lp);
+    coil_tls_context_unref(sctx);
+    coil_tls_context_unref(anon);
+    coil_tls_context_unref(with);
+    t_teardown(r);
+}
+
 /* ---- descriptions --------------------------------------------------------------- */
 
 static void descriptions_build_tls_endpoints(void **state)
@@ -525,6 +629,8 @@ int main(void)
         cmocka_unit_test(server_close_notify_reaches_client),
         cmocka_unit_test(slow_reader_bounds_memory),
         cmocka_unit_test(descriptions_build_tls_endpoints),
+        cmocka_unit_test(sni_callback_picks_the_certificate),
+        cmocka_unit_test(client_certificates_can_be_required),
     };
     return cmocka_run_group_tests(tests, make_certs, remove_certs);
 }

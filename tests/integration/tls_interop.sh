@@ -70,6 +70,16 @@ s_client_echo() {
 start_ssl_coild coild ssl
 s_client_echo -tls1_2 TLSv1.2
 s_client_echo -tls1_3 TLSv1.3
+# Sessions resume (tickets), in both versions.
+for v in -tls1_2 -tls1_3; do
+    rm -f "$WORK/sess"
+    timeout 10 openssl s_client -connect "127.0.0.1:$COILD_PORT" "$v" -CAfile "$C/ca.pem" \
+        -sess_out "$WORK/sess" </dev/null >"$WORK/sess1.log" 2>&1 || true
+    timeout 10 openssl s_client -connect "127.0.0.1:$COILD_PORT" "$v" -CAfile "$C/ca.pem" \
+        -sess_in "$WORK/sess" </dev/null >"$WORK/sess2.log" 2>&1 || true
+    grep -q "^Reused, " "$WORK/sess2.log" || die "no session resumption with $v: $(cat "$WORK/sess2.log")"
+done
+log "openssl s_client: sessions resume over TLS 1.2 and 1.3"
 # Old versions are refused.
 if openssl s_client -connect "127.0.0.1:$COILD_PORT" -tls1_1 -cipher "DEFAULT@SECLEVEL=0" </dev/null >"$WORK/tls11.log" 2>&1; then
     die "a TLS 1.1 handshake succeeded: $(cat "$WORK/tls11.log")"
