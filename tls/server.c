@@ -137,8 +137,10 @@ void coil__tls_server_failed(coil__tls_conn *c)
 {
     char who[96];
     coil__tls_describe_peer(c, who, sizeof(who));
-    coil_log(c->fail_code == -ETIMEDOUT ? COIL_LOG_WARN : COIL_LOG_INFO, COIL__TLS_SYS,
-             "TLS handshake with %s failed: %s", who, c->why);
+    /* Our own closes (port stopped, reactor shutting down) are no news. */
+    bool ours = c->fail_code == COIL_EABORTED || c->fail_code == COIL_ESHUTDOWN;
+    coil_log(ours ? COIL_LOG_DEBUG : c->fail_code == -ETIMEDOUT ? COIL_LOG_WARN : COIL_LOG_INFO,
+             COIL__TLS_SYS, "TLS handshake with %s failed: %s", who, c->why);
     unlink_conn(c);
 }
 
