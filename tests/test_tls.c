@@ -381,6 +381,36 @@ static void server_close_notify_reaches_client(void **state)
     fx_close(&x);
 }
 
+/* Half-close through TLS: the client's close_notify is the server's EOF;
+ * the server can still answer, and the client still reads it. */
+static void half_close_through_tls(void **state)
+{
+    fx x;
+    fx_open(&x, "server", 0, false);
+    x.srv.echo = false;
+    x.srv.half_close = true;
+    x.cli.half_close = true;
+    t_outcome o;
+    tls_connect(x.r, x.cctx, "localhost", x.port, NULL, &x.cli.base, &o);
+    assert_false(o.failed);
+    t_conn *c = o.ptr;
+    assert_int_equal(coil_transport_write(c->base.transport, "question", 8), 0);
+    coil_transport_lose_write_connection(c->base.transport);
+    assert_int_equal(coil_transport_write(c->base.transport, "late", 4), -ENOTCONN);
+    T_RUN_UNTIL(x.r, x.srv.last && x.srv.last->read_eof == 1 && c->write_lost == 1, 10);
+    t_conn *s = x.srv.last;
+    assert_int_equal(s->rx.len, 8);
+    assert_int_equal(coil_transport_write(s->base.transport, "answer", 6), 0);
+    coil_transport_lose_connection(s->base.transport);
+    T_RUN_UNTIL(x.r, c->rx.len == 6 && c->read_eof == 1, 10);
+    assert_memory_equal(c->rx.data, "answer", 6);
+    coil_transport_lose_connection(c->base.transport);
+    T_RUN_UNTIL(x.r, c->lost_count == 1, 10);
+    assert_int_equal(c->lost_reason, 0);
+    t_conn_free(c);
+    fx_close(&x);
+}
+
 /* ---- backpressure ------------------------------------------------------------ */
 
 /* The server echoes with its transport registered as its own producer (as
@@ -627,6 +657,7 @@ int main(void)
         cmocka_unit_test(truncated_handshake_is_closed),
         cmocka_unit_test(unfinished_handshake_times_out),
         cmocka_unit_test(server_close_notify_reaches_client),
+        cmocka_unit_test(half_close_through_tls),
         cmocka_unit_test(slow_reader_bounds_memory),
         cmocka_unit_test(descriptions_build_tls_endpoints),
         cmocka_unit_test(sni_callback_picks_the_certificate),
