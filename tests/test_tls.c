@@ -23,6 +23,7 @@
 
 #include <coil/coil.h>
 #include <coil/tls.h>
+#include <coil/wrap.h>
 
 #include "helpers.h"
 
@@ -411,6 +412,138 @@ static void half_close_through_tls(void **state)
     fx_close(&x);
 }
 
+/* ---- TLS over another wrapper: a PROXY header, then TLS --------------------- */
+
+/* A client-side wrapper (coil/wrap.h) that sends a PROXY v1 header and
+ * then passes everything through: TLS runs on its outer transport. */
+typedef struct hdr_wrap {
+    coil_wrap w;
+    coil_factory *user;
+} hdr_wrap;
+
+typedef struct hdr_factory {
+    coil_factory base;
+    coil_factory *user;
+} hdr_factory;
+
+static void hw_made(coil_protocol *p)
+{
+    hdr_wrap *h = (hdr_wrap *)p;
+    static const char hdr[] = "PROXY TCP4 192.0.2.9 127.0.0.1 1234 443\r\n";
+    assert_int_equal(coil_transport_write(p->transport, hdr, sizeof(hdr) - 1), 0);
+    coil_protocol *app = h->user->ops->build_protocol(h->user, NULL);
+    assert_non_null(app);
+    assert_int_equal(coil_wrap_attach(&h->w, app, h->user), 0);
+}
+static void hw_data(coil_protocol *p, const void *d, size_t n)
+{
+    coil_wrap_deliver((coil_wrap *)p, d, n);
+}
+static void hw_read_lost(coil_protocol *p)
+{
+    coil_wrap_deliver_eof((coil_wrap *)p);
+}
+static void hw_lost(coil_protocol *p, int reason)
+{
+    coil_wrap_lost((coil_wrap *)p, reason);
+    free(p);
+}
+static const coil_protocol_ops hw_ops = {.connection_made = hw_made,
+                                         .data_received = hw_data,
+                                         .read_connection_lost = hw_read_lost,
+                                         .connection_lost = hw_lost};
+
+static coil_protocol *hf_build(coil_factory *f, const coil_address *a)
+{
+    hdr_wrap *h = calloc(1, sizeof(*h));
+    coil_wrap_init(&h->w, &hw_ops, NULL);
+    h->user = ((hdr_factory *)f)->user;
+    return &h->w.proto;
+}
+static void hf_start(coil_factory *f)
+{
+    coil_factory_do_start(((hdr_factory *)f)->user);
+}
+static void hf_stop(coil_factory *f)
+{
+    coil_factory_do_stop(((hdr_factory *)f)->user);
+    free(f);
+}
+static const coil_factory_ops hf_ops = {
+    .build_protocol = hf_build, .start_factory = hf_start, .stop_factory = hf_stop};
+
+typedef struct hdr_ep {
+    coil_client_endpoint base;
+    coil_client_endpoint *inner;
+} hdr_ep;
+
+static coil_deferred *he_connect(coil_client_endpoint *ep, coil_factory *f)
+{
+    hdr_factory *hf = calloc(1, sizeof(*hf));
+    hf->base.ops = &hf_ops;
+    hf->user = f;
+    coil_factory_do_start(&hf->base); /* ours, for the duration of the call */
+    coil_deferred *d = coil_client_endpoint_connect(((hdr_ep *)ep)->inner, &hf->base);
+    coil_factory_do_stop(&hf->base);
+    return d;
+}
+static void he_free(coil_client_endpoint *ep)
+{
+    coil_client_endpoint_free(((hdr_ep *)ep)->inner);
+    free(ep);
+}
+static const coil_client_endpoint_ops he_ops = {.connect = he_connect, .free = he_free};
+
+static void tls_behind_a_proxy_header(void **state)
+{
+    coil_reactor *r = t_reactor();
+    t_factory srv, cli;
+    t_factory_init(&srv);
+    t_factory_init(&cli);
+    srv.echo = true;
+    cli.keep = true;
+    coil_tls_context *sctx = server_ctx("server", 0), *cctx = client_ctx("ca.pem");
+    coil_server_endpoint *sep = coil_tls_server_endpoint_new(
+        coil_haproxy_server_endpoint_new(coil_tcp_server_endpoint_new(r, 0, "127.0.0.1", 50)),
+        sctx);
+    t_outcome lo;
+    t_watch(coil_server_endpoint_listen(sep, &srv.base), &lo);
+    coil_server_endpoint_free(sep);
+    T_RUN_UNTIL(r, lo.fired, 10);
+    assert_false(lo.failed);
+    coil_address host, a;
+    coil_port_get_host(lo.ptr, &host);
+    coil_address_from_ip(&a, "127.0.0.1", coil_address_port(&host));
+    hdr_ep *he = calloc(1, sizeof(*he));
+    he->base.ops = &he_ops;
+    he->base.reactor = r;
+    he->inner = coil_tcp_client_endpoint_new(r, &a, 5, NULL);
+    coil_client_endpoint *ep = coil_tls_client_endpoint_new(&he->base, cctx, "localhost");
+    t_outcome o;
+    t_watch(coil_client_endpoint_connect(ep, &cli.base), &o);
+    coil_client_endpoint_free(ep);
+    T_RUN_UNTIL(r, o.fired, 10);
+    if (o.failed)
+        fail_msg("connect: %s", o.message);
+    t_conn *c = o.ptr;
+    assert_int_equal(coil_transport_write(c->base.transport, "proxied", 7), 0);
+    T_RUN_UNTIL(r, c->rx.len == 7, 10);
+    /* The server's application sees the header's source address. */
+    coil_address peer;
+    char buf[COIL_ADDRESS_STRLEN];
+    assert_int_equal(coil_transport_get_peer(srv.last->base.transport, &peer), 0);
+    coil_address_format(&peer, buf, sizeof(buf));
+    assert_string_equal(buf, "192.0.2.9:1234");
+    coil_transport_lose_connection(c->base.transport);
+    T_RUN_UNTIL(r, c->lost_count == 1 && srv.open == 0, 10);
+    assert_int_equal(c->lost_reason, 0);
+    t_conn_free(c);
+    t_stop_listening(r, lo.ptr);
+    coil_tls_context_unref(sctx);
+    coil_tls_context_unref(cctx);
+    t_teardown(r);
+}
+
 /* ---- backpressure ------------------------------------------------------------ */
 
 /* The server echoes with its transport registered as its own producer (as
@@ -658,6 +791,7 @@ int main(void)
         cmocka_unit_test(unfinished_handshake_times_out),
         cmocka_unit_test(server_close_notify_reaches_client),
         cmocka_unit_test(half_close_through_tls),
+        cmocka_unit_test(tls_behind_a_proxy_header),
         cmocka_unit_test(slow_reader_bounds_memory),
         cmocka_unit_test(descriptions_build_tls_endpoints),
         cmocka_unit_test(sni_callback_picks_the_certificate),
