@@ -1287,7 +1287,16 @@ static void given_records_explicit_values(void **state)
     assert_int_equal(coil_server_desc_parse("ssl:443:privateKey=k.pem", &d, err, sizeof(err)), 0);
     assert_true(coil_server_desc_given(d, "privateKey"));
     assert_false(coil_server_desc_given(d, "certKey"));
+    assert_false(coil_server_desc_given(d, "handshakeTimeout"));
+    assert_int_equal(d->u.ssl.handshake_timeout, 0);
     coil_server_desc_free(d);
+    assert_int_equal(coil_server_desc_parse("ssl:443:handshakeTimeout=5", &d, err, sizeof(err)), 0);
+    assert_true(coil_server_desc_given(d, "handshakeTimeout"));
+    assert_int_equal(d->u.ssl.handshake_timeout, 5);
+    coil_server_desc_free(d);
+    assert_int_equal(coil_server_desc_parse("ssl:443:handshakeTimeout=0", &d, err, sizeof(err)),
+                     COIL_EBADDESC);
+    assert_non_null(strstr(err, "ssl: invalid handshakeTimeout '0'"));
     assert_false(coil_server_desc_given(NULL, "port"));
 
     coil_client_desc *c = NULL;

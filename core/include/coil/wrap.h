@@ -85,8 +85,8 @@ struct coil_wrap {
      * proto.transport (the inner transport) as for any protocol. */
     coil_protocol proto;
     const coil_wrap_ops *ops;
-    /* The outer transport, from coil_wrap_attach() until coil_wrap_lost()
-     * (NULL before and after). Read-only. */
+    /* The outer transport, made by coil_wrap_attach() (or earlier by
+     * coil_wrap_set_addresses()) and freed by coil_wrap_lost(). Read-only. */
     coil_transport *outer;
 };
 
