@@ -264,8 +264,9 @@ static void run_release(void *arg)
     free(c);
 }
 
-/* The bytes are copied by the wrapper; the buffer is released from the
- * loop, as the borrowed-write contract promises. */
+/* A wrapper that transforms the bytes copies them (into its own records);
+ * the buffer is then released from the loop, as the borrowed-write contract
+ * promises. Without a write operation the inner transport borrows it. */
 int coil__wrap_write_borrowed(coil_transport *t, const void *data, size_t len,
                               coil_release_fn release, void *arg)
 {
@@ -273,6 +274,8 @@ int coil__wrap_write_borrowed(coil_transport *t, const void *data, size_t len,
         return -ENOTCONN;
     if (len == 0 || !release)
         return -EINVAL;
+    if (!t->wrap->ops || !t->wrap->ops->write) /* pass-through: still zero copy */
+        return coil_transport_write_borrowed(inner_of(t), data, len, release, arg);
     release_call *c = malloc(sizeof(*c));
     if (!c)
         return -ENOMEM;

@@ -28,12 +28,14 @@ typedef struct xw {
     t_factory *app;
     t_buf wire; /* what the inner transport received */
     bool override;
+    bool plain; /* no transformation, no coil_wrap_ops (pass-through) */
 } xw;
 
 typedef struct xw_factory {
     coil_factory base;
     t_factory *app;
     bool override;
+    bool plain;
     xw *last;
     int freed;
 } xw_factory;
@@ -74,6 +76,10 @@ static void xw_data(coil_protocol *p, const void *data, size_t len)
 {
     xw *x = (xw *)p;
     t_buf_append(&x->wire, data, len);
+    if (x->plain) {
+        coil_wrap_deliver(&x->w, data, len);
+        return;
+    }
     unsigned char *c = malloc(len);
     for (size_t k = 0; k < len; k++)
         c[k] = ((const unsigned char *)data)[k] ^ KEY;
@@ -119,7 +125,8 @@ static coil_protocol *xw_build(coil_factory *f, const coil_address *addr)
 {
     xw_factory *xf = (xw_factory *)f;
     xw *x = calloc(1, sizeof(*x));
-    coil_wrap_init(&x->w, &xw_inner_ops, &xw_ops);
+    coil_wrap_init(&x->w, &xw_inner_ops, xf->plain ? NULL : &xw_ops);
+    x->plain = xf->plain;
     x->app = xf->app;
     x->override = xf->override;
     xf->last = x;
@@ -138,6 +145,7 @@ typedef struct fixture {
 } fixture;
 
 static bool g_half_close; /* the server's protocol is half-closeable */
+static bool g_plain;      /* pass-through wrappers */
 
 static void open_pair(fixture *fx, bool srv_echo, bool override)
 {
@@ -148,8 +156,9 @@ static void open_pair(fixture *fx, bool srv_echo, bool override)
     fx->srv_app.keep = fx->cli_app.keep = true;
     fx->srv_app.echo = srv_echo;
     fx->srv_app.half_close = fx->cli_app.half_close = g_half_close;
-    fx->srv = (xw_factory){.base.ops = &xw_factory_ops, .app = &fx->srv_app, .override = override};
-    fx->cli = (xw_factory){.base.ops = &xw_factory_ops, .app = &fx->cli_app};
+    fx->srv = (xw_factory){
+        .base.ops = &xw_factory_ops, .app = &fx->srv_app, .override = override, .plain = g_plain};
+    fx->cli = (xw_factory){.base.ops = &xw_factory_ops, .app = &fx->cli_app, .plain = g_plain};
     g_factories[0] = &fx->srv;
     g_factories[1] = &fx->cli;
     uint16_t port;
@@ -326,6 +335,24 @@ static void borrowed_writes_and_self_producer(void **state)
     assert_int_equal(released, 1);
 }
 
+/* Without coil_wrap_ops everything passes through, borrowed writes too. */
+static void pass_through_borrows(void **state)
+{
+    fixture fx;
+    released = 0;
+    g_plain = true;
+    open_pair(&fx, true, false);
+    g_plain = false;
+    static const char text[] = "passed through";
+    assert_int_equal(
+        coil_transport_write_borrowed(fx.c->base.transport, text, 14, release_once, NULL), 0);
+    T_RUN_UNTIL(fx.r, fx.c->rx.len == 14 && released == 1, 10);
+    assert_memory_equal(fx.c->rx.data, text, 14);
+    assert_memory_equal(fx.sx->wire.data, text, 14); /* unchanged on the wire */
+    coil_transport_lose_connection(fx.c->base.transport);
+    close_pair(&fx, 0, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -335,6 +362,7 @@ int main(void)
         cmocka_unit_test(pause_holds_and_resume_delivers),
         cmocka_unit_test(half_close_passes_through),
         cmocka_unit_test(borrowed_writes_and_self_producer),
+        cmocka_unit_test(pass_through_borrows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

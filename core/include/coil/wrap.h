@@ -65,7 +65,9 @@ typedef struct coil_wrap coil_wrap;
  * may call the application's protocol callbacks synchronously. */
 typedef struct coil_wrap_ops {
     /* coil_transport_write/writev/write_borrowed on the outer transport
-     * (borrowed buffers are copied first and released from the loop).
+     * (borrowed buffers are handed over as a copy and released from the
+     * loop; without this operation they go to the inner transport as they
+     * are, still without a copy).
      * Return 0, -ENOTCONN or -ENOMEM as coil_transport_write() does. */
     int (*write)(coil_wrap *w, const struct iovec *iov, int iovcnt);
     /* coil_transport_lose_connection(outer): flush, then close the inner
