@@ -14,6 +14,7 @@
 #include <coil/error.h>
 #include <coil/log.h>
 
+#include "alpn.h"
 #include "tls_int.h"
 
 /* Mozilla's "intermediate" profile: TLS 1.3 suites, then ECDHE/DHE with
@@ -317,36 +318,15 @@ static int alpn_select(WOLFSSL *ssl, const unsigned char **out, unsigned char *o
                        const unsigned char *in, unsigned int inlen, void *arg)
 {
     coil_tls_context *c = arg;
-    if (c->alpn_select) {
-        int idx = c->alpn_select(c->arg, in, inlen);
-        for (unsigned off = 0, i = 0; idx >= 0 && off < inlen; i++) {
-            unsigned n = in[off];
-            if (off + 1 + n > inlen)
-                break;
-            if ((int)i == idx) {
-                *out = in + off + 1;
-                *outlen = (unsigned char)n;
-                return SSL_TLSEXT_ERR_OK;
-            }
-            off += 1 + n;
-        }
+    size_t off, len;
+    int rc = c->alpn_select
+                 ? coil__alpn_entry(in, inlen, c->alpn_select(c->arg, in, inlen), &off, &len)
+                 : coil__alpn_pick(c->alpn_wire, c->alpn_wire_len, in, inlen, &off, &len);
+    if (rc < 0)
         return SSL_TLSEXT_ERR_NOACK;
-    }
-    for (unsigned o = 0; o < c->alpn_wire_len; o += 1u + c->alpn_wire[o]) {
-        unsigned on = c->alpn_wire[o];
-        for (unsigned off = 0; off < inlen;) {
-            unsigned n = in[off];
-            if (off + 1 + n > inlen)
-                break;
-            if (n == on && memcmp(in + off + 1, c->alpn_wire + o + 1, n) == 0) {
-                *out = in + off + 1;
-                *outlen = (unsigned char)n;
-                return SSL_TLSEXT_ERR_OK;
-            }
-            off += 1 + n;
-        }
-    }
-    return SSL_TLSEXT_ERR_NOACK;
+    *out = in + off;
+    *outlen = (unsigned char)len;
+    return SSL_TLSEXT_ERR_OK;
 }
 
 /* SNI: the application may switch this connection to another context. */
