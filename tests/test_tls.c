@@ -544,6 +544,59 @@ static void tls_behind_a_proxy_header(void **state)
     t_teardown(r);
 }
 
+/* ---- cancel and client timeout --------------------------------------------- */
+
+/* A TCP server that accepts and never answers: the TLS client waits for
+ * the ServerHello. Cancelling then (or before the TCP connect completes)
+ * errbacks with -ECANCELED and frees everything; a short handshake timeout
+ * errbacks with -ETIMEDOUT. */
+static void client_cancel_and_timeout(void **state)
+{
+    coil_reactor *r = t_reactor();
+    t_factory mute, cli;
+    t_factory_init(&mute);
+    t_factory_init(&cli);
+    uint16_t port;
+    coil_port *lp = t_listen_tcp(r, &mute.base, &port);
+    coil_tls_context *cctx = client_ctx("ca.pem");
+    coil_address a;
+    coil_address_from_ip(&a, "127.0.0.1", port);
+    for (int when = 0; when < 2; when++) {
+        coil_client_endpoint *ep = coil_tls_client_endpoint_new(
+            coil_tcp_client_endpoint_new(r, &a, 5, NULL), cctx, "localhost");
+        coil_deferred *d = coil_client_endpoint_connect(ep, &cli.base);
+        coil_client_endpoint_free(ep);
+        t_outcome o;
+        coil_deferred_ref(d);
+        t_watch(d, &o);
+        if (when == 1) /* the TCP connection is up, the handshake is not */
+            T_RUN_UNTIL(r, mute.built > 0, 10);
+        coil_deferred_cancel(d);
+        coil_deferred_unref(d);
+        T_RUN_UNTIL(r, o.fired, 10);
+        assert_true(o.failed);
+        assert_int_equal(o.code, -ECANCELED);
+        assert_int_equal(cli.built, 0);
+        t_run_for(r, 0.1); /* an accept of the cancelled connect may follow */
+        T_RUN_UNTIL(r, mute.open == 0, 10);
+        mute.built = 0;
+    }
+    coil_tls_client_options co = {.trust_roots = cert("ca.pem"), .handshake_timeout = 0.2};
+    coil_tls_context *quick = NULL;
+    char err[256];
+    assert_int_equal(coil_tls_client_context_new(&co, &quick, err, sizeof(err)), 0);
+    t_outcome o;
+    tls_connect(r, quick, "localhost", port, NULL, &cli.base, &o);
+    assert_true(o.failed);
+    assert_int_equal(o.code, -ETIMEDOUT);
+    assert_non_null(strstr(o.message, "no complete handshake within 0.2 seconds"));
+    T_RUN_UNTIL(r, mute.open == 0, 10);
+    t_stop_listening(r, lp);
+    coil_tls_context_unref(cctx);
+    coil_tls_context_unref(quick);
+    t_teardown(r);
+}
+
 /* ---- backpressure ------------------------------------------------------------ */
 
 /* The server echoes with its transport registered as its own producer (as
@@ -792,6 +845,7 @@ int main(void)
         cmocka_unit_test(server_close_notify_reaches_client),
         cmocka_unit_test(half_close_through_tls),
         cmocka_unit_test(tls_behind_a_proxy_header),
+        cmocka_unit_test(client_cancel_and_timeout),
         cmocka_unit_test(slow_reader_bounds_memory),
         cmocka_unit_test(descriptions_build_tls_endpoints),
         cmocka_unit_test(sni_callback_picks_the_certificate),
