@@ -765,8 +765,12 @@ static void descriptions_build_tls_endpoints(void **state)
     srv.echo = true;
     cli.keep = true;
     char desc[512], err[256] = "";
-    snprintf(desc, sizeof(desc), "ssl:0:interface=127.0.0.1:privateKey=%s:certKey=%s",
-             cert("server.key"), cert("server.pem"));
+    /* Every server option: the CA as an extra chain certificate (sent
+     * after the leaf), DH parameters, a minimum version, a timeout. */
+    snprintf(desc, sizeof(desc),
+             "ssl:0:interface=127.0.0.1:privateKey=%s:certKey=%s:extraCertChain=%s:"
+             "dhParameters=%s:sslmethod=TLSv1_2_METHOD:handshakeTimeout=9:backlog=7",
+             cert("server.key"), cert("server.pem"), cert("ca.pem"), cert("dh.pem"));
     coil_server_endpoint *sep = NULL;
     int rc = coil_server_from_string(r, desc, &sep, err, sizeof(err));
     if (rc < 0)
