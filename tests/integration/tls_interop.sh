@@ -12,12 +12,15 @@
 #     echo server.
 #  4. TLS behind a PROXY header: `coild echo --port haproxy:ssl:...` with a
 #     client that sends a PROXY v1 header and then speaks TLS.
-# Usage: tls_interop.sh COILD TLS_PROBE
+#  5. coil's echo client (coil_client) through TLS: 4 x 8 MiB, with and
+#     without half-close (close_notify, then the echo, then the close).
+# Usage: tls_interop.sh COILD TLS_PROBE [COIL_CLIENT]
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib.sh
 . "$HERE/lib.sh"
 PROBE=$COIL_CLIENT
+ECHO_CLIENT=${3:-}
 [ -x "$PROBE" ] || die "tls_probe not found"
 command -v openssl >/dev/null || skip "openssl not installed"
 C="$WORK/certs"
@@ -49,12 +52,13 @@ start_ssl_coild() {
 # echo, then close stdin (s_client sends close_notify and exits).
 s_client_echo() {
     local flag=$1 want=$2 fifo="$WORK/in$1" out="$WORK/s_client$1.log" pid
+    shift 2 # the rest: more s_client arguments
     mkfifo "$fifo"
     exec 3<>"$fifo" # a writer first, so that opening it for reading does not block
     # Not `spawn`: a background job's stdin would be /dev/null.
     openssl s_client -connect "127.0.0.1:$COILD_PORT" "$flag" -CAfile "$C/ca.pem" \
         -verify_return_error -servername localhost -verify_hostname localhost -no_ign_eof -brief \
-        <"$fifo" >"$out" 2>&1 3>&- &
+        "$@" <"$fifo" >"$out" 2>&1 3>&- &
     pid=$!
     PIDS+=("$pid")
     printf 'ping over %s\n' "$want" >&3
@@ -68,15 +72,13 @@ s_client_echo() {
 
 # ---- 1. openssl s_client -> coild ssl: ---------------------------------------
 start_ssl_coild coild ssl
-s_client_echo -tls1_2 TLSv1.2
-s_client_echo -tls1_3 TLSv1.3
-# Sessions resume (tickets), in both versions.
+s_client_echo -tls1_2 TLSv1.2 -sess_out "$WORK/sess-tls1_2"
+s_client_echo -tls1_3 TLSv1.3 -sess_out "$WORK/sess-tls1_3"
+# Sessions resume (tickets), in both versions: the sessions saved above
+# (after an echo, so TLS 1.3's ticket had arrived) are offered again.
 for v in -tls1_2 -tls1_3; do
-    rm -f "$WORK/sess"
     timeout 10 openssl s_client -connect "127.0.0.1:$COILD_PORT" "$v" -CAfile "$C/ca.pem" \
-        -sess_out "$WORK/sess" </dev/null >"$WORK/sess1.log" 2>&1 || true
-    timeout 10 openssl s_client -connect "127.0.0.1:$COILD_PORT" "$v" -CAfile "$C/ca.pem" \
-        -sess_in "$WORK/sess" </dev/null >"$WORK/sess2.log" 2>&1 || true
+        -sess_in "$WORK/sess$v" </dev/null >"$WORK/sess2.log" 2>&1 || true
     grep -q "^Reused, " "$WORK/sess2.log" || die "no session resumption with $v: $(cat "$WORK/sess2.log")"
 done
 log "openssl s_client: sessions resume over TLS 1.2 and 1.3"
@@ -97,6 +99,14 @@ wait_for_line "$COILD_LOG" "TLS handshake with 127.0.0.1:" "$COILD_PID" 10 ||
 "$PROBE" "tls:localhost:$COILD_PORT:trustRoots=$C/ca.pem:endpoint=tcp\\:127.0.0.1\\:$COILD_PORT" \
     "coil to coild" "coil to coild" >"$WORK/probe1.log" || die "coil client: $(cat "$WORK/probe1.log")"
 log "coil tls: client -> coild ssl: $(cat "$WORK/probe1.log")"
+if [ -n "$ECHO_CLIENT" ]; then
+    for hc in "" --half-close; do
+        "$ECHO_CLIENT" "tls:localhost:$COILD_PORT:trustRoots=$C/ca.pem:endpoint=tcp\\:127.0.0.1\\:$COILD_PORT" \
+            8388608 --connections 4 $hc >"$WORK/echo8m.log" 2>&1 ||
+            die "8 MiB TLS echo ($hc): $(cat "$WORK/echo8m.log")"
+        log "$(cat "$WORK/echo8m.log") ${hc:+(half-close)}"
+    done
+fi
 
 # ---- 3a. Twisted tls: client -> coild ssl: ------------------------------------
 TWISTED=yes
