@@ -754,6 +754,58 @@ static void client_certificates_can_be_required(void **state)
     t_teardown(r);
 }
 
+/* The application's ALPN choice: the last protocol the client offers. */
+static int pick_last(void *arg, const unsigned char *offered, size_t len)
+{
+    int n = 0;
+    for (size_t off = 0; off < len; off += 1u + offered[off])
+        n++;
+    return n - 1;
+}
+
+static void alpn_callback_chooses(void **state)
+{
+    coil_reactor *r = t_reactor();
+    t_factory srv, cli;
+    t_factory_init(&srv);
+    t_factory_init(&cli);
+    srv.echo = true;
+    cli.keep = true;
+    coil_tls_server_options so = {.certificate = cert("server.pem"),
+                                  .private_key = cert("server.key"),
+                                  .alpn_select = pick_last,
+                                  .no_session_tickets = true};
+    static const char *const offers[] = {"h2", "spdy/3", "http/1.1", NULL};
+    coil_tls_client_options co = {.trust_roots = cert("ca.pem"), .alpn = offers};
+    coil_tls_context *sctx = NULL, *cctx = NULL;
+    char err[256];
+    assert_int_equal(coil_tls_server_context_new(&so, &sctx, err, sizeof(err)), 0);
+    assert_int_equal(coil_tls_client_context_new(&co, &cctx, err, sizeof(err)), 0);
+    uint16_t port;
+    coil_port *lp = tls_listen(r, sctx, &srv.base, NULL, &port);
+    t_outcome o;
+    tls_connect(r, cctx, "localhost", port, NULL, &cli.base, &o);
+    if (o.failed)
+        fail_msg("connect: %s", o.message);
+    t_conn *c = o.ptr;
+    assert_string_equal(coil_tls_alpn_protocol(c->base.transport), "http/1.1");
+    assert_false(coil_tls_session_reused(c->base.transport));
+    assert_false(coil_tls_is_tls(coil_wrap_inner(coil_wrap_of(c->base.transport))));
+    coil_transport_lose_connection(c->base.transport);
+    T_RUN_UNTIL(r, c->lost_count == 1 && srv.open == 0, 10);
+    t_conn_free(c);
+    /* Invalid ALPN names are refused when the context is made. */
+    static const char *const bad[] = {"", NULL};
+    co.alpn = bad;
+    coil_tls_context *none = NULL;
+    assert_int_equal(coil_tls_client_context_new(&co, &none, err, sizeof(err)), -EINVAL);
+    assert_null(none);
+    t_stop_listening(r, lp);
+    coil_tls_context_unref(sctx);
+    coil_tls_context_unref(cctx);
+    t_teardown(r);
+}
+
 /* ---- descriptions --------------------------------------------------------------- */
 
 static void descriptions_build_tls_endpoints(void **state)
@@ -850,6 +902,7 @@ int main(void)
         cmocka_unit_test(half_close_through_tls),
         cmocka_unit_test(tls_behind_a_proxy_header),
         cmocka_unit_test(client_cancel_and_timeout),
+        cmocka_unit_test(alpn_callback_chooses),
         cmocka_unit_test(slow_reader_bounds_memory),
         cmocka_unit_test(descriptions_build_tls_endpoints),
         cmocka_unit_test(sni_callback_picks_the_certificate),
