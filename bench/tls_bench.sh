@@ -8,6 +8,8 @@
 #  * full handshakes per second (TLS 1.3, no resumption), CONC concurrent
 #    connect-handshake-close loops: coild echo vs nginx (https, the client
 #    closes right after the handshake);
+#  * handshake plus a small response, then close: `coild qotd` on ssl: (the
+#    quote of the day) vs nginx (GET / over HTTP/1.0, `return 200 "ok"`);
 #  * TLS echo, CONNS connections x SIZE-byte messages: coild on ssl: vs
 #    coild on plain tcp: (the cost of TLS itself). nginx-light has no stream
 #    module, so it cannot echo raw TCP: no nginx column for echo.
@@ -72,6 +74,11 @@ start_server() { # KIND PORT
             --port "ssl:$port:interface=127.0.0.1:privateKey=$C/server.key:certKey=$C/server.pem" \
             >"$work/srv.log" 2>&1 &
         ;;
+    coild-qotd)
+        "${pin_srv[@]}" "$coild" --reactor=uring --log-level=error qotd \
+            --port "ssl:$port:interface=127.0.0.1:privateKey=$C/server.key:certKey=$C/server.pem" \
+            >"$work/srv.log" 2>&1 &
+        ;;
     coild-tcp)
         "${pin_srv[@]}" "$coild" --reactor=uring --log-level=error echo \
             --port "tcp:$port:interface=127.0.0.1" >"$work/srv.log" 2>&1 &
@@ -120,6 +127,10 @@ run() {
     local args=(echo "$port" "$conns" "$size" "$duration" "$warmup")
     [ "$mode" = handshake ] && args=(handshake "$port" "$conc" "$duration" "$warmup")
     [ "$kind" = coild-tcp ] && args[0]=plain-echo
+    if [ "$mode" = fetch ]; then
+        args=(fetch "$port" "$conc" "$duration" "$warmup")
+        [ "$kind" = nginx ] && args+=($'GET / HTTP/1.0\r\nHost: localhost\r\n\r\n')
+    fi
     "${pin_cli[@]}" "$load" "${args[@]}" >"$work/load.out" 2>"$work/load.err" &
     local lpid=$!
     for _ in $(seq 2000); do
@@ -140,13 +151,18 @@ run() {
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
 declare -A rate cpu
-kinds_hs=(coild-ssl)
-[ -n "$nginx" ] && kinds_hs+=(nginx)
+kinds_hs=(coild-ssl) kinds_fetch=(coild-qotd)
+[ -n "$nginx" ] && kinds_hs+=(nginx) kinds_fetch+=(nginx)
 for ((i = 1; i <= reps; i++)); do
     for k in "${kinds_hs[@]}"; do
         read -r r c < <(run "$k" handshake)
         rate[hs-$k]+="$r "
         cpu[hs-$k]+="$c "
+    done
+    for k in "${kinds_fetch[@]}"; do
+        read -r r c < <(run "$k" fetch)
+        rate[fetch-$k]+="$r "
+        cpu[fetch-$k]+="$c "
     done
     for k in coild-ssl coild-tcp; do
         read -r r c < <(run "$k" echo)
@@ -166,6 +182,14 @@ echo "| server | handshakes/s | server CPU µs/handshake |"
 echo "|---|---:|---:|"
 for k in "${kinds_hs[@]}"; do
     echo "| $k | $(m "${rate[hs-$k]}") | $(m "${cpu[hs-$k]}") |"
+done
+echo
+echo "Full handshake, a small response (the quote of the day; nginx: GET / -> 200 \"ok\"), close; $conc concurrent loops, medians of $reps:"
+echo
+echo "| server | responses/s | server CPU µs/response |"
+echo "|---|---:|---:|"
+for k in "${kinds_fetch[@]}"; do
+    echo "| $k | $(m "${rate[fetch-$k]}") | $(m "${cpu[fetch-$k]}") |"
 done
 echo
 echo "Echo, $conns connections x $size-byte messages (nginx-light cannot echo raw TCP), medians of $reps:"

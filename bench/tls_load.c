@@ -10,6 +10,10 @@
  *   tls_load handshake PORT CONCURRENCY SECONDS WARMUP
  *       CONCURRENCY loops of: connect, full handshake (no resumption),
  *       close; counts completed handshakes.
+ *   tls_load fetch PORT CONCURRENCY SECONDS WARMUP [REQUEST]
+ *       as handshake, but then send REQUEST (if given) and read the
+ *       server's response until it closes (a quote of the day, or an HTTP/1.0
+ *       reply); counts responses.
  *
  * Connects to 127.0.0.1:PORT without verifying the certificate (the server
  * side is what is measured). Prints one JSON line:
@@ -31,7 +35,8 @@ static coil_client_endpoint *ep;
 static size_t size;
 static unsigned char *payload;
 static unsigned long long ops, ops_at_start, errors;
-static bool measuring, stopping, handshake_mode;
+static bool measuring, stopping, handshake_mode, fetch_mode;
+static const char *request;
 
 typedef struct conn {
     coil_protocol base;
@@ -40,6 +45,11 @@ typedef struct conn {
 
 static void c_made(coil_protocol *p)
 {
+    if (fetch_mode) {
+        if (request)
+            coil_transport_write(p->transport, request, strlen(request));
+        return;
+    }
     if (handshake_mode) {
         ops++;
         coil_transport_lose_connection(p->transport);
@@ -52,6 +62,8 @@ static void c_data(coil_protocol *p, const void *data, size_t len)
 {
     conn *c = (conn *)p;
     c->got += len;
+    if (fetch_mode)
+        return;
     while (c->got >= size) {
         c->got -= size;
         ops++;
@@ -64,6 +76,12 @@ static void start_one(void);
 
 static void c_lost(coil_protocol *p, int reason)
 {
+    if (fetch_mode) {
+        if (((conn *)p)->got > 0 && reason == 0)
+            ops++;
+        else
+            errors++;
+    }
     free(p);
     if (handshake_mode && !stopping)
         start_one();
@@ -122,7 +140,10 @@ int main(int argc, char **argv)
                         "       tls_load handshake PORT CONCURRENCY SECONDS WARMUP\n");
         return 2;
     }
-    handshake_mode = strcmp(argv[1], "handshake") == 0;
+    fetch_mode = strcmp(argv[1], "fetch") == 0;
+    handshake_mode = fetch_mode || strcmp(argv[1], "handshake") == 0;
+    if (fetch_mode && argc > 6)
+        request = argv[6];
     int port = atoi(argv[2]), n = atoi(argv[3]);
     int ai = handshake_mode ? 4 : 5;
     if (argc < ai + 2)
