@@ -92,6 +92,11 @@ void coil__transport_on_connected(coil_transport *t, int err)
     cb(t->connect_arg, p, 0);
 }
 
+void coil_connector_set_factory(coil_connector *c, coil_factory *f)
+{
+    c->t.factory = f;
+}
+
 void coil_connector_cancel(coil_connector *c)
 {
     coil_transport *t = &c->t;

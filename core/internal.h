@@ -91,6 +91,7 @@ struct coil_transport {
     coil_address *addr_override; /* [0] peer, [1] host (PROXY header), or NULL */
     size_t held_len;
     struct coil_transport *heldq_next;
+    struct coil_wrap *wrap; /* an outer transport of a wrapper (wrap.c), else NULL */
     union {
         struct { /* poll and epoll backends */
             coil__rd_reg reg;
@@ -310,15 +311,25 @@ void coil__transport_close(coil_transport *t, int reason, bool abort);
  * addresses). 0 or -ENOMEM. */
 int coil__transport_override_addresses(coil_transport *t, const coil_address *peer,
                                        const coil_address *host);
-/* Hand the connection over to protocol `p` (the PROXY wrapper does, once the
- * header is read): p->transport and p->factory are set, later callbacks go
- * to p, and p's connection_made() runs now. Only from inside the current
- * protocol's data_received(); the old protocol gets no further calls. */
-void coil__transport_replace_protocol(coil_transport *t, coil_protocol *p, coil_factory *f);
-
-/* "Connecting to 127.0.0.1:9 failed: Connection refused" in COIL_NET_DOMAIN
- * (net_deferred.c; the hostname endpoint's attempts use it too). */
-coil_failure *coil__connect_failure(const coil_address *addr, int err);
+/* Outer transports of wrapping protocols (wrap.c): the public transport
+ * functions pass a transport whose `wrap` is set to these. */
+int coil__wrap_write(coil_transport *t, const void *data, size_t len);
+int coil__wrap_writev(coil_transport *t, const struct iovec *iov, int iovcnt);
+int coil__wrap_write_borrowed(coil_transport *t, const void *data, size_t len,
+                              coil_release_fn release, void *arg);
+void coil__wrap_lose_connection(coil_transport *t);
+void coil__wrap_abort_connection(coil_transport *t);
+void coil__wrap_lose_write_connection(coil_transport *t);
+bool coil__wrap_is_disconnecting(const coil_transport *t);
+void coil__wrap_pause_reading(coil_transport *t);
+void coil__wrap_resume_reading(coil_transport *t);
+int coil__wrap_register_producer(coil_transport *t, coil_producer *p, bool streaming);
+void coil__wrap_unregister_producer(coil_transport *t);
+void coil__wrap_set_write_limits(coil_transport *t, size_t high, size_t low);
+size_t coil__wrap_write_buffer_size(const coil_transport *t);
+int coil__wrap_get_address(coil_transport *t, int which, coil_address *out); /* 0 peer, 1 host */
+int coil__wrap_fileno(const coil_transport *t);
+int coil__wrap_set_option(coil_transport *t, bool keepalive, bool on);
 
 /* Sockets (socket.c). */
 int coil__set_nonblock_cloexec(int fd);

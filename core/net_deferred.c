@@ -59,7 +59,7 @@ typedef struct connect_ctx {
     coil_address addr;
 } connect_ctx;
 
-coil_failure *coil__connect_failure(const coil_address *addr, int err)
+coil_failure *coil_connect_failure(const coil_address *addr, int err)
 {
     char where[COIL_ADDRESS_STRLEN];
     coil_address_format(addr, where, sizeof(where));
@@ -73,7 +73,7 @@ static void connected(void *arg, coil_protocol *p, int err)
     coil_deferred *d = c->d;
     if (d && !coil_deferred_called(d)) {
         if (err < 0)
-            coil_deferred_errback(d, coil__connect_failure(&c->addr, err));
+            coil_deferred_errback(d, coil_connect_failure(&c->addr, err));
         else
             coil_deferred_callback(d, coil_result_value(p, NULL));
     }
@@ -119,7 +119,7 @@ static coil_deferred *connect_common(coil_reactor *r, const coil_address *addr,
         /* The callback will never run (libuv's rule): fail here. */
         coil_deferred_unref(c->d);
         c->d = NULL;
-        coil_deferred_errback(d, coil__connect_failure(addr, rc));
+        coil_deferred_errback(d, coil_connect_failure(addr, rc));
         free(c);
     }
     return d;

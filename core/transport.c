@@ -137,6 +137,8 @@ static void after_queue(coil_transport *t)
 
 int coil_transport_write(coil_transport *t, const void *data, size_t len)
 {
+    if (t->wrap)
+        return coil__wrap_write(t, data, len);
     if (!writable(t))
         return -ENOTCONN;
     if (len == 0)
@@ -150,6 +152,8 @@ int coil_transport_write(coil_transport *t, const void *data, size_t len)
 
 int coil_transport_writev(coil_transport *t, const struct iovec *iov, int iovcnt)
 {
+    if (t->wrap)
+        return coil__wrap_writev(t, iov, iovcnt);
     if (!writable(t))
         return -ENOTCONN;
     int rc = 0;
@@ -165,6 +169,8 @@ int coil_transport_writev(coil_transport *t, const struct iovec *iov, int iovcnt
 int coil_transport_write_borrowed(coil_transport *t, const void *data, size_t len,
                                   coil_release_fn release, void *arg)
 {
+    if (t->wrap)
+        return coil__wrap_write_borrowed(t, data, len, release, arg);
     if (!writable(t))
         return -ENOTCONN;
     if (len == 0 || !release)
@@ -179,11 +185,17 @@ int coil_transport_write_borrowed(coil_transport *t, const void *data, size_t le
 
 size_t coil_transport_write_buffer_size(const coil_transport *t)
 {
+    if (t->wrap)
+        return coil__wrap_write_buffer_size(t);
     return t->outq.bytes;
 }
 
 void coil_transport_set_write_limits(coil_transport *t, size_t high, size_t low)
 {
+    if (t->wrap) {
+        coil__wrap_set_write_limits(t, high, low);
+        return;
+    }
     t->high_water = high;
     t->low_water = low < high ? low : high;
 }
@@ -224,6 +236,10 @@ static bool idle_writer(const coil_transport *t)
 
 void coil_transport_lose_connection(coil_transport *t)
 {
+    if (t->wrap) {
+        coil__wrap_lose_connection(t);
+        return;
+    }
     if (t->h.closing || T_HAS(t, COIL__T_DISCONNECTING) || !T_HAS(t, COIL__T_CONNECTED))
         return;
     t->flags |= COIL__T_DISCONNECTING;
@@ -234,6 +250,10 @@ void coil_transport_lose_connection(coil_transport *t)
 
 void coil_transport_abort_connection(coil_transport *t)
 {
+    if (t->wrap) {
+        coil__wrap_abort_connection(t);
+        return;
+    }
     if (!T_HAS(t, COIL__T_CONNECTED))
         return;
     coil__transport_close(t, COIL_EABORTED, true);
@@ -241,6 +261,10 @@ void coil_transport_abort_connection(coil_transport *t)
 
 void coil_transport_lose_write_connection(coil_transport *t)
 {
+    if (t->wrap) {
+        coil__wrap_lose_write_connection(t);
+        return;
+    }
     if (!writable(t))
         return;
     t->flags |= COIL__T_SHUT_WR_PENDING;
@@ -250,6 +274,8 @@ void coil_transport_lose_write_connection(coil_transport *t)
 
 bool coil_transport_is_disconnecting(const coil_transport *t)
 {
+    if (t->wrap)
+        return coil__wrap_is_disconnecting(t);
     return t->h.closing || T_HAS(t, COIL__T_DISCONNECTING);
 }
 
@@ -321,6 +347,10 @@ void coil__transport_on_read(coil_transport *t, const void *data, ssize_t n)
 
 void coil_transport_pause_reading(coil_transport *t)
 {
+    if (t->wrap) {
+        coil__wrap_pause_reading(t);
+        return;
+    }
     if (t->h.closing)
         return;
     t->flags |= COIL__T_PAUSED;
@@ -329,6 +359,10 @@ void coil_transport_pause_reading(coil_transport *t)
 
 void coil_transport_resume_reading(coil_transport *t)
 {
+    if (t->wrap) {
+        coil__wrap_resume_reading(t);
+        return;
+    }
     if (t->h.closing || !T_HAS(t, COIL__T_PAUSED))
         return;
     t->flags &= ~COIL__T_PAUSED;
@@ -434,6 +468,8 @@ void coil__transport_on_sent(coil_transport *t, ssize_t n)
 
 int coil_transport_register_producer(coil_transport *t, coil_producer *p, bool streaming)
 {
+    if (t->wrap)
+        return coil__wrap_register_producer(t, p, streaming);
     if (t->producer)
         return -EBUSY;
     if (t->h.closing)
@@ -448,6 +484,10 @@ int coil_transport_register_producer(coil_transport *t, coil_producer *p, bool s
 
 void coil_transport_unregister_producer(coil_transport *t)
 {
+    if (t->wrap) {
+        coil__wrap_unregister_producer(t);
+        return;
+    }
     t->producer = NULL;
     if (T_HAS(t, COIL__T_DISCONNECTING) && idle_writer(t) && !t->h.closing)
         schedule(t);
@@ -534,15 +574,6 @@ int coil__transport_override_addresses(coil_transport *t, const coil_address *pe
     return 0;
 }
 
-void coil__transport_replace_protocol(coil_transport *t, coil_protocol *p, coil_factory *f)
-{
-    t->proto = p;
-    p->transport = t;
-    p->factory = f;
-    if (p->ops->connection_made)
-        p->ops->connection_made(p);
-}
-
 /* A PROXY header's address, if one replaced the socket's (len 0: none). */
 static bool overridden(const coil_transport *t, int which, coil_address *out)
 {
@@ -554,6 +585,8 @@ static bool overridden(const coil_transport *t, int which, coil_address *out)
 
 int coil_transport_get_peer(coil_transport *t, coil_address *out)
 {
+    if (t->wrap)
+        return coil__wrap_get_address(t, 0, out);
     if (overridden(t, 0, out))
         return 0;
     memset(out, 0, sizeof(*out));
@@ -562,6 +595,8 @@ int coil_transport_get_peer(coil_transport *t, coil_address *out)
 
 int coil_transport_get_host(coil_transport *t, coil_address *out)
 {
+    if (t->wrap)
+        return coil__wrap_get_address(t, 1, out);
     if (overridden(t, 1, out))
         return 0;
     memset(out, 0, sizeof(*out));
@@ -580,6 +615,8 @@ coil_protocol *coil_transport_protocol(const coil_transport *t)
 
 int coil_transport_fileno(const coil_transport *t)
 {
+    if (t->wrap)
+        return coil__wrap_fileno(t);
     return t->h.closing ? -EBADF : t->fd;
 }
 
@@ -594,10 +631,14 @@ static int set_opt(coil_transport *t, int level, int name, bool on, bool tcp_onl
 
 int coil_transport_set_tcp_nodelay(coil_transport *t, bool on)
 {
+    if (t->wrap)
+        return coil__wrap_set_option(t, false, on);
     return set_opt(t, IPPROTO_TCP, TCP_NODELAY, on, true);
 }
 
 int coil_transport_set_tcp_keepalive(coil_transport *t, bool on)
 {
+    if (t->wrap)
+        return coil__wrap_set_option(t, true, on);
     return set_opt(t, SOL_SOCKET, SO_KEEPALIVE, on, true);
 }

@@ -17,6 +17,8 @@
 #include <coil/endpoint_desc.h>
 #include <coil/error.h>
 
+#include "endpoint_int.h"
+
 #define DEFAULT_BACKLOG 50
 #define DEFAULT_TIMEOUT 30
 #define DEFAULT_MODE 0666
@@ -127,6 +129,30 @@ static int take_host(const char *type, const char *v, char **out, char *err, siz
     return take_str(v, NULL, out, err, n);
 }
 
+/* ---- which parameters were given --------------------------------------- */
+
+/* Remember which of names[0..n) got a value (n <= 32). */
+#define RECORD(d, names, n, v) record(&(d)->given_mask, &(d)->given_names, &(d)->given_count, names, n, v)
+
+static void record(uint32_t *mask, const char *const **names_out, size_t *count,
+                   const char *const *names, size_t n, const char *const *v)
+{
+    *mask = 0;
+    for (size_t i = 0; i < n && i < 32; i++)
+        if (v[i])
+            *mask |= 1u << i;
+    *names_out = names;
+    *count = n;
+}
+
+static bool given(uint32_t mask, const char *const *names, size_t count, const char *param)
+{
+    for (size_t i = 0; param && names && i < count && i < 32; i++)
+        if (strcmp(names[i], param) == 0)
+            return (mask >> i) & 1u;
+    return false;
+}
+
 /* ---- server types -------------------------------------------------------- */
 
 static const char *const tcp_names[] = {"port", "interface", "backlog"};
@@ -143,6 +169,7 @@ static int server_tcp_any(const coil_endpoint_args *a, coil_server_desc *d, bool
     int rc = coil_endpoint_bind(a, type, v6 ? tcp6_names : tcp_names, 3, 3, v, err, n);
     if (rc < 0)
         return rc;
+    RECORD(d, v6 ? tcp6_names : tcp_names, 3, v);
     const char *iface = v[v6 ? 2 : 1], *backlog = v[v6 ? 1 : 2];
     rc = take_port(type, v[0], 0, &d->u.tcp.port, err, n);
     if (rc == 0)
@@ -172,6 +199,8 @@ static int server_unix(const coil_endpoint_args *a, coil_server_desc *d, char *e
     d->kind = COIL_SERVER_UNIX;
     int rc = coil_endpoint_bind(a, "unix", unix_names, 4, 4, v, err, n);
     if (rc == 0)
+        RECORD(d, unix_names, 4, v);
+    if (rc == 0)
         rc = take_path("unix", "address", v[0], &d->u.un.address, err, n);
     if (rc == 0)
         rc = take_int("unix", "mode", v[1], DEFAULT_MODE, 8, 0, 07777,
@@ -184,18 +213,26 @@ static int server_unix(const coil_endpoint_args *a, coil_server_desc *d, char *e
     return rc;
 }
 
-static const char *const ssl_names[] = {"port",           "privateKey",  "certKey",
-                                        "sslmethod",      "interface",   "backlog",
-                                        "extraCertChain", "dhParameters"};
+static const char *const ssl_names[] = {"port",           "privateKey",   "certKey",
+                                        "sslmethod",      "interface",    "backlog",
+                                        "extraCertChain", "dhParameters", "handshakeTimeout"};
 
 /* ssl: port, privateKey="server.pem", certKey=privateKey, sslmethod,
- * interface="", backlog=50, extraCertChain, dhParameters. Only parsed:
+ * interface="", backlog=50, extraCertChain, dhParameters, and (keyword
+ * only, coil's) handshakeTimeout. Only parsed:
  * the TLS layer reads and checks the files. */
 static int server_ssl(const coil_endpoint_args *a, coil_server_desc *d, char *err, size_t n)
 {
-    const char *v[8];
+    const char *v[9];
     d->kind = COIL_SERVER_SSL;
-    int rc = coil_endpoint_bind(a, "ssl", ssl_names, 8, 8, v, err, n);
+    int rc = coil_endpoint_bind(a, "ssl", ssl_names, 9, 8, v, err, n);
+    if (rc == 0)
+        RECORD(d, ssl_names, 9, v);
+    long long hs = 0;
+    if (rc == 0)
+        rc = take_int("ssl", "handshakeTimeout", v[8], 0, 10, 1, INT_MAX,
+                      "must be a positive whole number of seconds", &hs, err, n);
+    d->u.ssl.handshake_timeout = (int)hs;
     if (rc == 0)
         rc = take_port("ssl", v[0], 0, &d->u.ssl.port, err, n);
     if (rc == 0)
@@ -241,6 +278,7 @@ static int server_systemd(const coil_endpoint_args *a, coil_server_desc *d, char
     int rc = coil_endpoint_bind(a, "systemd", systemd_names, 3, 3, v, err, n);
     if (rc < 0)
         return rc;
+    RECORD(d, systemd_names, 3, v);
     if (!v[0])
         return coil_endpoint_errorf(err, n, "systemd: missing domain (INET, INET6 or UNIX)");
     if (systemd_family(v[0], &d->u.systemd.family) < 0)
@@ -327,6 +365,8 @@ static int client_tcp(const coil_endpoint_args *a, coil_client_desc *d, char *er
     d->kind = COIL_CLIENT_TCP;
     int rc = bind_host_port(a, "tcp", 4, v, err, n);
     if (rc == 0)
+        RECORD(d, tcp_client_names, 4, v);
+    if (rc == 0)
         rc = take_host("tcp", v[0], &d->u.tcp.host, err, n);
     if (rc == 0)
         rc = take_port("tcp", v[1], 1, &d->u.tcp.port, err, n);
@@ -343,6 +383,8 @@ static int client_ssl(const coil_endpoint_args *a, coil_client_desc *d, char *er
     const char *v[8];
     d->kind = COIL_CLIENT_SSL;
     int rc = bind_host_port(a, "ssl", 8, v, err, n);
+    if (rc == 0)
+        RECORD(d, tcp_client_names, 8, v);
     if (rc == 0)
         rc = take_host("ssl", v[0], &d->u.ssl.host, err, n);
     if (rc == 0)
@@ -366,6 +408,7 @@ static int client_unix(const coil_endpoint_args *a, coil_client_desc *d, char *e
     int rc = coil_endpoint_bind(a, "unix", unix_client_names, 4, 1, v, err, n);
     if (rc < 0)
         return rc;
+    RECORD(d, unix_client_names, 4, v);
     if (v[2] && v[3])
         return coil_endpoint_errorf(
             err, n, "unix: argument 'lockfile' given twice (checkPID is its alias)");
@@ -405,6 +448,8 @@ static int client_tls(const coil_endpoint_args *a, coil_client_desc *d, char *er
     d->kind = COIL_CLIENT_TLS;
     int rc = coil_endpoint_bind(a, "tls", tls_names, 8, 8, v, err, n);
     if (rc == 0)
+        RECORD(d, tls_names, 8, v);
+    if (rc == 0)
         rc = take_host("tls", v[0], &d->u.tls.host, err, n);
     if (rc == 0)
         rc = take_port("tls", v[1], 1, &d->u.tls.port, err, n);
@@ -436,9 +481,20 @@ static const struct builtin {
     {"udp", server_udp, NULL},
 };
 
+/* The one registry: a row per built-in type and per registration, each with
+ * its parsers and its endpoint constructors, under one lock, matched with
+ * one case folding (same_name). Built-in rows come first and are never
+ * removed; their endpoints are built by endpoint.c from the typed
+ * description, so their constructor fields stay NULL. */
+typedef struct type_row {
+    const struct builtin *builtin; /* or NULL: a registration */
+    coil_endpoint_type reg;        /* registrations: prefix is an owned copy */
+    coil__endpoint_ctors ctors;    /* registrations: from set_constructors */
+} type_row;
+
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
-static coil_endpoint_type *registry; /* prefixes are owned copies */
-static size_t nregistry;
+static type_row *rows; /* built-ins first */
+static size_t nrows;
 
 static int ascii_lower(int c)
 {
@@ -452,31 +508,40 @@ static bool same_name(const char *a, const char *b)
     return ascii_lower((unsigned char)*a) == ascii_lower((unsigned char)*b);
 }
 
-static bool builtin_has(const struct builtin *b, coil_endpoint_side side)
+static const char *row_name(const type_row *r)
 {
-    return side == COIL_ENDPOINT_SERVER ? b->server != NULL : b->client != NULL;
+    return r->builtin ? r->builtin->name : r->reg.prefix;
 }
 
-static bool registered_has(const coil_endpoint_type *t, coil_endpoint_side side)
+static bool row_has(const type_row *r, coil_endpoint_side side)
 {
-    return side == COIL_ENDPOINT_SERVER ? t->parse_server != NULL : t->parse_client != NULL;
+    if (r->builtin)
+        return side == COIL_ENDPOINT_SERVER ? r->builtin->server != NULL
+                                            : r->builtin->client != NULL;
+    return side == COIL_ENDPOINT_SERVER ? r->reg.parse_server != NULL : r->reg.parse_client != NULL;
 }
 
-static const struct builtin *find_builtin(const char *name, coil_endpoint_side side)
+/* The built-in rows of a registry that has none yet (lock held). The
+ * static array serves until the first registration grows the table. */
+static type_row builtin_rows[COUNT(builtins)];
+
+static void ensure_builtins(void)
 {
-    for (size_t i = 0; i < COUNT(builtins); i++) {
-        if (same_name(builtins[i].name, name) && builtin_has(&builtins[i], side))
-            return &builtins[i];
-    }
-    return NULL;
+    if (rows)
+        return;
+    for (size_t i = 0; i < COUNT(builtins); i++)
+        builtin_rows[i] = (type_row){.builtin = &builtins[i]};
+    rows = builtin_rows;
+    nrows = COUNT(builtins);
 }
 
-/* Call with the lock held. */
-static const coil_endpoint_type *find_registered(const char *name, coil_endpoint_side side)
+/* Lock held. */
+static type_row *find_row(const char *name, coil_endpoint_side side)
 {
-    for (size_t i = 0; i < nregistry; i++) {
-        if (same_name(registry[i].prefix, name) && registered_has(&registry[i], side))
-            return &registry[i];
+    ensure_builtins();
+    for (size_t i = 0; i < nrows; i++) {
+        if (same_name(row_name(&rows[i]), name) && row_has(&rows[i], side))
+            return &rows[i];
     }
     return NULL;
 }
@@ -496,13 +561,13 @@ static bool valid_prefix(const char *p)
     return true;
 }
 
-/* Whether a built-in or registered type already provides a side `t` does. */
+/* Whether a row already provides a side `t` provides (lock held). */
 static bool conflicts(const coil_endpoint_type *t)
 {
     static const coil_endpoint_side sides[] = {COIL_ENDPOINT_SERVER, COIL_ENDPOINT_CLIENT};
     for (size_t i = 0; i < COUNT(sides); i++) {
-        if (registered_has(t, sides[i]) &&
-            (find_builtin(t->prefix, sides[i]) || find_registered(t->prefix, sides[i])))
+        type_row probe = {.reg = *t};
+        if (row_has(&probe, sides[i]) && find_row(t->prefix, sides[i]))
             return true;
     }
     return false;
@@ -512,71 +577,99 @@ int coil_endpoint_register(const coil_endpoint_type *type)
 {
     if (!type || !valid_prefix(type->prefix) || (!type->parse_server && !type->parse_client))
         return -EINVAL;
-    coil_endpoint_type copy = *type;
-    copy.prefix = copy_string(type->prefix);
-    if (!copy.prefix)
+    type_row row = {.reg = *type};
+    row.reg.prefix = copy_string(type->prefix);
+    if (!row.reg.prefix)
         return -ENOMEM;
     int rc = 0;
     pthread_mutex_lock(&registry_lock);
-    coil_endpoint_type *grown = NULL;
-    if (conflicts(type))
+    ensure_builtins();
+    if (conflicts(type)) {
         rc = -EEXIST;
-    else if (!(grown = realloc(registry, (nregistry + 1) * sizeof(*registry))))
-        rc = -ENOMEM;
-    if (rc == 0) {
-        registry = grown;
-        registry[nregistry++] = copy;
+    } else {
+        type_row *grown = malloc((nrows + 1) * sizeof(*grown));
+        if (!grown) {
+            rc = -ENOMEM;
+        } else {
+            memcpy(grown, rows, nrows * sizeof(*rows));
+            if (rows != builtin_rows)
+                free(rows);
+            rows = grown;
+            rows[nrows++] = row;
+        }
     }
     pthread_mutex_unlock(&registry_lock);
     if (rc < 0)
-        free((char *)copy.prefix);
+        free((char *)row.reg.prefix);
     return rc;
 }
-
-/* Endpoint constructors attached to registered types (endpoint.c). Weak so
- * that the grammar alone links without the endpoint layer (fuzz target). */
-void coil__endpoint_forget_constructors(const char *prefix) __attribute__((weak));
 
 int coil_endpoint_unregister(const char *prefix)
 {
     if (!prefix)
         return -EINVAL;
-    if (coil__endpoint_forget_constructors)
-        coil__endpoint_forget_constructors(prefix);
     size_t kept = 0, before;
     pthread_mutex_lock(&registry_lock);
-    before = nregistry;
-    for (size_t i = 0; i < nregistry; i++) {
-        if (same_name(registry[i].prefix, prefix))
-            free((char *)registry[i].prefix);
+    ensure_builtins();
+    before = nrows;
+    for (size_t i = 0; i < nrows; i++) {
+        if (!rows[i].builtin && same_name(rows[i].reg.prefix, prefix))
+            free((char *)rows[i].reg.prefix);
         else
-            registry[kept++] = registry[i];
+            rows[kept++] = rows[i];
     }
-    nregistry = kept;
-    if (nregistry == 0) {
-        free(registry);
-        registry = NULL;
-    }
+    nrows = kept;
     pthread_mutex_unlock(&registry_lock);
     return kept < before ? 0 : -ENOENT;
+}
+
+int coil_endpoint_type_set_constructors(const char *prefix, coil_server_endpoint_new_fn new_server,
+                                        coil_client_endpoint_new_fn new_client, void *arg)
+{
+    if (!prefix)
+        return -EINVAL;
+    int rc = -ENOENT;
+    pthread_mutex_lock(&registry_lock);
+    type_row *s = find_row(prefix, COIL_ENDPOINT_SERVER);
+    type_row *c = find_row(prefix, COIL_ENDPOINT_CLIENT);
+    if ((s && s->builtin) || (c && c->builtin)) {
+        rc = -EINVAL;
+    } else {
+        for (size_t i = 0; i < nrows; i++) {
+            if (!rows[i].builtin && same_name(rows[i].reg.prefix, prefix)) {
+                rows[i].ctors = (coil__endpoint_ctors){new_server, new_client, arg};
+                rc = 0;
+            }
+        }
+    }
+    pthread_mutex_unlock(&registry_lock);
+    return rc;
+}
+
+bool coil__endpoint_type_ctors(const char *prefix, coil__endpoint_ctors *out)
+{
+    pthread_mutex_lock(&registry_lock);
+    type_row *r = find_row(prefix, COIL_ENDPOINT_SERVER);
+    if (!r || r->builtin)
+        r = find_row(prefix, COIL_ENDPOINT_CLIENT);
+    bool found = r && !r->builtin;
+    if (found)
+        *out = r->ctors;
+    pthread_mutex_unlock(&registry_lock);
+    return found;
 }
 
 int coil_endpoint_lookup(const char *prefix, coil_endpoint_side side, coil_endpoint_type *out)
 {
     if (!prefix)
         return -EINVAL;
-    const struct builtin *b = find_builtin(prefix, side);
-    if (b) {
-        if (out)
-            *out = (coil_endpoint_type){.prefix = b->name};
-        return COIL_ENDPOINT_BUILTIN;
-    }
     pthread_mutex_lock(&registry_lock);
-    const coil_endpoint_type *t = find_registered(prefix, side);
-    if (t && out)
-        *out = *t;
+    const type_row *r = find_row(prefix, side);
+    int rc = !r ? -ENOENT : r->builtin ? COIL_ENDPOINT_BUILTIN : 0;
+    if (r && out)
+        *out = r->builtin ? (coil_endpoint_type){.prefix = r->builtin->name} : r->reg;
     pthread_mutex_unlock(&registry_lock);
-    return t ? 0 : -ENOENT;
+    return rc;
 }
 
 /* ---- dispatch -------------------------------------------------------------- */
@@ -592,16 +685,12 @@ typedef struct resolved {
 static bool resolve(const char *type, coil_endpoint_side side, resolved *r)
 {
     memset(r, 0, sizeof(*r));
-    r->builtin = find_builtin(type, side);
-    if (r->builtin) {
-        strcpy(r->name, r->builtin->name);
-        return true;
-    }
     pthread_mutex_lock(&registry_lock);
-    const coil_endpoint_type *t = find_registered(type, side);
+    const type_row *t = find_row(type, side);
     if (t) {
-        r->reg = *t;
-        strcpy(r->name, t->prefix);
+        r->builtin = t->builtin;
+        r->reg = t->reg;
+        strcpy(r->name, row_name(t));
         r->reg.prefix = r->name;
     }
     pthread_mutex_unlock(&registry_lock);
@@ -742,6 +831,15 @@ int coil_server_desc_parse(const char *desc, coil_server_desc **out, char *err, 
     return rc;
 }
 
+bool coil_server_desc_given(const coil_server_desc *d, const char *param)
+{
+    if (!d)
+        return false;
+    if (d->kind == COIL_SERVER_HAPROXY)
+        return coil_server_desc_given(d->u.haproxy.inner, param);
+    return given(d->given_mask, d->given_names, d->given_count, param);
+}
+
 void coil_server_desc_free(coil_server_desc *d)
 {
     if (!d)
@@ -815,6 +913,11 @@ int coil_client_desc_parse(const char *desc, coil_client_desc **out, char *err, 
     rc = coil_client_desc_from_args(args, out, err, errlen);
     coil_endpoint_args_free(args);
     return rc;
+}
+
+bool coil_client_desc_given(const coil_client_desc *d, const char *param)
+{
+    return d && given(d->given_mask, d->given_names, d->given_count, param);
 }
 
 void coil_client_desc_free(coil_client_desc *d)

@@ -7,7 +7,6 @@
  * haproxy.c and hostname.c.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,99 +100,16 @@ coil_deferred *coil_connect_protocol(coil_client_endpoint *ep, coil_protocol *p)
     return d;
 }
 
-/* ---- constructors of registered types ------------------------------------ */
-
-typedef struct ctor {
-    char *prefix;
-    coil_server_endpoint_new_fn new_server;
-    coil_client_endpoint_new_fn new_client;
-    void *arg;
-} ctor;
-
-static pthread_mutex_t ctor_lock = PTHREAD_MUTEX_INITIALIZER;
-static ctor *ctors;
-static size_t nctors;
-
-static ctor *find_ctor(const char *prefix)
-{
-    for (size_t i = 0; i < nctors; i++)
-        if (strcasecmp(ctors[i].prefix, prefix) == 0)
-            return &ctors[i];
-    return NULL;
-}
-
-int coil_endpoint_type_set_constructors(const char *prefix, coil_server_endpoint_new_fn new_server,
-                                        coil_client_endpoint_new_fn new_client, void *arg)
-{
-    if (!prefix)
-        return -EINVAL;
-    int s = coil_endpoint_lookup(prefix, COIL_ENDPOINT_SERVER, NULL);
-    int c = coil_endpoint_lookup(prefix, COIL_ENDPOINT_CLIENT, NULL);
-    if (s == COIL_ENDPOINT_BUILTIN || c == COIL_ENDPOINT_BUILTIN)
-        return -EINVAL;
-    if (s < 0 && c < 0)
-        return -ENOENT;
-    int rc = 0;
-    pthread_mutex_lock(&ctor_lock);
-    ctor *e = find_ctor(prefix);
-    if (!e) {
-        ctor *grown = realloc(ctors, (nctors + 1) * sizeof(*ctors));
-        char *copy = strdup(prefix);
-        if (grown)
-            ctors = grown;
-        if (!grown || !copy) {
-            free(copy);
-            rc = -ENOMEM;
-            goto out;
-        }
-        e = &ctors[nctors++];
-        e->prefix = copy;
-    }
-    e->new_server = new_server;
-    e->new_client = new_client;
-    e->arg = arg;
-out:
-    pthread_mutex_unlock(&ctor_lock);
-    return rc;
-}
-
-void coil__endpoint_forget_constructors(const char *prefix)
-{
-    pthread_mutex_lock(&ctor_lock);
-    size_t kept = 0;
-    for (size_t i = 0; i < nctors; i++) {
-        if (strcasecmp(ctors[i].prefix, prefix) == 0)
-            free(ctors[i].prefix);
-        else
-            ctors[kept++] = ctors[i];
-    }
-    nctors = kept;
-    if (!nctors) {
-        free(ctors);
-        ctors = NULL;
-    }
-    pthread_mutex_unlock(&ctor_lock);
-}
-
-/* Copy the constructor out under the lock: it may be unregistered later. */
-static bool get_ctor(const char *prefix, ctor *out)
-{
-    pthread_mutex_lock(&ctor_lock);
-    ctor *e = find_ctor(prefix);
-    if (e)
-        *out = *e;
-    pthread_mutex_unlock(&ctor_lock);
-    return e != NULL;
-}
-
 /* ---- from descriptions --------------------------------------------------- */
 
+#ifndef COIL_HAVE_TLS
 static int no_tls(const char *type, char *err, size_t errlen)
 {
     coil_endpoint_errorf(err, errlen, "%s: %s (rebuild with -DCOIL_WITH_TLS=ON)", type,
                          coil_strerror(COIL_ENOTLS));
     return COIL_ENOTLS;
 }
+#endif
 
 static int out_of_memory(char *err, size_t errlen)
 {
@@ -245,7 +161,13 @@ int coil_server_endpoint_from_desc(coil_reactor *r, const coil_server_desc *d,
                                              d->u.un.lockfile);
         return built(*out, err, errlen);
     case COIL_SERVER_SSL:
+#ifdef COIL_HAVE_TLS
+        return coil__tls_server_from_desc(
+            d, coil_tcp_server_endpoint_new(r, d->u.ssl.port, d->u.ssl.interface, d->u.ssl.backlog),
+            out, err, errlen);
+#else
         return no_tls("ssl", err, errlen);
+#endif
     case COIL_SERVER_SYSTEMD:
         *out = coil_systemd_server_endpoint_new(r, d->u.systemd.family, d->u.systemd.index,
                                                 d->u.systemd.name);
@@ -253,6 +175,21 @@ int coil_server_endpoint_from_desc(coil_reactor *r, const coil_server_desc *d,
     case COIL_SERVER_HAPROXY: {
         coil_server_endpoint *inner = NULL;
         char sub[256] = "";
+#ifdef COIL_HAVE_TLS
+        /* haproxy:ssl:...: the PROXY header comes first, in the clear (haproxy
+         * passes TLS through), so TLS wraps the PROXY endpoint. */
+        const coil_server_desc *in = d->u.haproxy.inner;
+        if (in->kind == COIL_SERVER_SSL) {
+            coil_server_endpoint *tcp =
+                coil_tcp_server_endpoint_new(r, in->u.ssl.port, in->u.ssl.interface,
+                                             in->u.ssl.backlog);
+            int rc = coil__tls_server_from_desc(in, coil_haproxy_server_endpoint_new(tcp), out,
+                                                sub, sizeof(sub));
+            if (rc < 0)
+                coil_endpoint_errorf(err, errlen, "haproxy: %s", sub);
+            return rc;
+        }
+#endif
         int rc = coil_server_endpoint_from_desc(r, d->u.haproxy.inner, &inner, sub, sizeof(sub));
         if (rc < 0) {
             coil_endpoint_errorf(err, errlen, "haproxy: %s", sub);
@@ -262,8 +199,8 @@ int coil_server_endpoint_from_desc(coil_reactor *r, const coil_server_desc *d,
         return built(*out, err, errlen);
     }
     case COIL_SERVER_PLUGIN: {
-        ctor c;
-        if (!get_ctor(d->type, &c) || !c.new_server)
+        coil__endpoint_ctors c;
+        if (!coil__endpoint_type_ctors(d->type, &c) || !c.new_server)
             return no_ctor(d->type, "server", err, errlen);
         int rc = c.new_server(c.arg, r, d->u.plugin.data, out, err, errlen);
         if (rc < 0)
@@ -338,11 +275,31 @@ int coil_client_endpoint_from_desc(coil_reactor *r, const coil_client_desc *d,
         *out = coil_unix_client_endpoint_new(r, d->u.un.path, d->u.un.timeout, d->u.un.check_pid);
         return built(*out, err, errlen);
     case COIL_CLIENT_SSL:
-    case COIL_CLIENT_TLS:
+    case COIL_CLIENT_TLS: {
+#ifdef COIL_HAVE_TLS
+        coil_client_endpoint *inner = NULL;
+        if (d->kind == COIL_CLIENT_SSL) {
+            inner = tcp_client(r, d->u.ssl.host, d->u.ssl.port, d->u.ssl.timeout,
+                               d->u.ssl.bind_address, err, errlen, &rc);
+        } else if (d->u.tls.inner) {
+            char sub[256] = "";
+            rc = coil_client_endpoint_from_desc(r, d->u.tls.inner, &inner, sub, sizeof(sub));
+            if (rc < 0)
+                coil_endpoint_errorf(err, errlen, "tls: endpoint: %s", sub);
+        } else {
+            inner = tcp_client(r, d->u.tls.host, d->u.tls.port, d->u.tls.timeout,
+                               d->u.tls.bind_address, err, errlen, &rc);
+        }
+        if (rc < 0)
+            return rc;
+        return coil__tls_client_from_desc(d, inner, out, err, errlen);
+#else
         return no_tls(d->type, err, errlen);
+#endif
+    }
     case COIL_CLIENT_PLUGIN: {
-        ctor c;
-        if (!get_ctor(d->type, &c) || !c.new_client)
+        coil__endpoint_ctors c;
+        if (!coil__endpoint_type_ctors(d->type, &c) || !c.new_client)
             return no_ctor(d->type, "client", err, errlen);
         rc = c.new_client(c.arg, r, d->u.plugin.data, out, err, errlen);
         if (rc < 0)

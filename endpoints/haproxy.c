@@ -8,12 +8,14 @@
  * Per listen, a wrapping factory stands between the inner endpoint's port
  * and the application's factory. Per connection it builds a small wrapper
  * protocol that reads the header; once the header is complete the wrapper
- * sets the transport's peer and host to the header's addresses, asks the
- * application's factory for the real protocol, hands the transport over to
- * it (coil__transport_replace_protocol(), which runs its connection_made)
- * and passes on the bytes that followed the header. From then on the
- * wrapper is gone and the connection is the application's alone: no
- * per-read cost remains.
+ * sets the outer transport's peer and host to the header's addresses (the
+ * public wrapping API, coil/wrap.h), asks the application's factory for the
+ * real protocol, attaches it (its connection_made runs) and passes on the
+ * bytes that followed the header. From then on the wrapper only forwards:
+ * reads go to the application with coil_wrap_deliver(), and the
+ * application's writes, closes and pauses pass straight to the socket
+ * transport (the wrapper sets no coil_wrap_ops), one function call per
+ * read and per write.
  *
  * Differences from Twisted (docs/PROXY.md has the full table): Twisted runs
  * the application's connectionMade at accept, before the header (quirk 8);
@@ -38,9 +40,9 @@
 #include <coil/log.h>
 #include <coil/proxy_protocol.h>
 #include <coil/transport.h>
+#include <coil/wrap.h>
 
 #include "endpoint_int.h"
-#include "internal.h"
 
 #define SYS "coil.haproxy"
 
@@ -51,10 +53,10 @@ double coil__haproxy_header_timeout = 30.0;
 
 typedef struct hp_factory hp_factory;
 
-/* The per-connection wrapper protocol, alive until the header is read. */
+/* The per-connection wrapper protocol: reads the header, then forwards. */
 typedef struct hp_conn {
-    coil_protocol base;
-    hp_factory *hf;
+    coil_wrap base;     /* base.proto is the protocol on the socket transport */
+    hp_factory *hf;     /* until the header is read (NULL after) */
     struct hp_conn *prev, *next; /* hf->pending */
     bool linked;
     bool logged; /* why the connection is closed was said */
@@ -114,7 +116,7 @@ static void give_up(hp_conn *c, coil_log_level level, const char *why)
         coil_delayed_call_cancel(c->timer);
         c->timer = NULL;
     }
-    coil_transport_lose_connection(c->base.transport);
+    coil_transport_lose_connection(c->base.proto.transport);
 }
 
 static const coil_protocol_ops conn_ops;
@@ -127,7 +129,7 @@ static coil_protocol *hf_build(coil_factory *f, const coil_address *addr)
     hp_conn *c = calloc(1, sizeof(*c));
     if (!c)
         return NULL;
-    c->base.ops = &conn_ops;
+    coil_wrap_init(&c->base, &conn_ops, NULL);
     c->hf = hf;
     if (addr)
         c->peer = *addr;
@@ -137,7 +139,7 @@ static coil_protocol *hf_build(coil_factory *f, const coil_address *addr)
     hf->pending = c;
     c->linked = true;
     hf->refs++;
-    return &c->base;
+    return &c->base.proto;
 }
 
 static void hf_start(coil_factory *f)
@@ -168,15 +170,26 @@ static const coil_factory_ops hf_ops = {
 
 /* ---- the wrapper protocol ------------------------------------------------ */
 
-static void conn_free(hp_conn *c)
+/* Done with the header (read or not): the wrapping factory may go. */
+static void release_header(hp_conn *c)
 {
     hp_factory *hf = c->hf;
     if (c->timer)
         coil_delayed_call_cancel(c->timer);
-    unlink_conn(c);
+    c->timer = NULL;
     free(c->buf);
-    free(c);
+    c->buf = NULL;
+    if (!hf)
+        return;
+    unlink_conn(c);
+    c->hf = NULL;
     hf_unref(hf);
+}
+
+static void conn_free(hp_conn *c)
+{
+    release_header(c);
+    free(c);
 }
 
 static void on_timeout(void *arg)
@@ -198,11 +211,40 @@ static void conn_made(coil_protocol *p)
         give_up(c, COIL_LOG_ERROR, "out of memory");
 }
 
+/* After the header: the socket transport's callbacks go to the application. */
+static void fwd_data(coil_protocol *p, const void *data, size_t len)
+{
+    coil_wrap_deliver((coil_wrap *)p, data, len);
+}
+
+static void fwd_read_lost(coil_protocol *p)
+{
+    coil_wrap_deliver_eof((coil_wrap *)p);
+}
+
+static void fwd_write_lost(coil_protocol *p)
+{
+    coil_wrap_deliver_write_eof((coil_wrap *)p);
+}
+
+static void fwd_lost(coil_protocol *p, int reason)
+{
+    coil_wrap_lost((coil_wrap *)p, reason);
+    conn_free((hp_conn *)p);
+}
+
+static const coil_protocol_ops fwd_ops = {
+    .data_received = fwd_data,
+    .read_connection_lost = fwd_read_lost,
+    .write_connection_lost = fwd_write_lost,
+    .connection_lost = fwd_lost,
+};
+
 /* A whole header: hand the connection to the application. */
 static void header_done(hp_conn *c, const coil_proxy_info *info, const unsigned char *rest,
                         size_t rest_len)
 {
-    coil_transport *t = c->base.transport;
+    coil_transport *t = c->base.proto.transport;
     hp_factory *hf = c->hf;
     if (c->timer) {
         coil_delayed_call_cancel(c->timer);
@@ -212,14 +254,14 @@ static void header_done(hp_conn *c, const coil_proxy_info *info, const unsigned 
         give_up(c, COIL_LOG_INFO, "the port stopped listening before the header was complete");
         return;
     }
-    const coil_address *addr = &c->peer;
-    if (info->family != AF_UNSPEC) {
-        if (coil__transport_override_addresses(t, &info->source, &info->destination) < 0) {
-            give_up(c, COIL_LOG_ERROR, "out of memory");
-            coil_transport_abort_connection(t);
-            return;
-        }
-        addr = &info->source;
+    /* The outer transport is made here, so attaching cannot fail later. */
+    bool proxied = info->family != AF_UNSPEC;
+    const coil_address *addr = proxied ? &info->source : &c->peer;
+    if (coil_wrap_set_addresses(&c->base, proxied ? &info->source : NULL,
+                                proxied ? &info->destination : NULL) < 0) {
+        give_up(c, COIL_LOG_ERROR, "out of memory");
+        coil_transport_abort_connection(t);
+        return;
     }
     coil_protocol *proto = hf->user->ops->build_protocol(hf->user, addr);
     if (!proto) {
@@ -233,15 +275,15 @@ static void header_done(hp_conn *c, const coil_proxy_info *info, const unsigned 
         coil_transport_lose_connection(t);
         return;
     }
-    /* From here on the transport is the application's; the wrapper only
-     * finishes passing on the bytes it was given, then goes away. */
-    coil__transport_replace_protocol(t, proto, hf->user);
-    /* The bytes after the header go to the application's protocol as if
-     * they had just been read: dropped if it closed the connection, held
-     * by the transport if it paused reading. */
-    if (rest_len)
-        coil__transport_on_read(t, rest, (ssize_t)rest_len);
-    conn_free(c);
+    /* From here on the wrapper only forwards. The bytes after the header
+     * go to the application's protocol as if they had just been read:
+     * dropped if it closed the connection, held if it paused reading. They
+     * may live in c->buf, which is released only after. */
+    coil_factory *user = hf->user;
+    c->base.proto.ops = &fwd_ops;
+    coil_wrap_attach(&c->base, proto, user);
+    coil_wrap_deliver(&c->base, rest, rest_len);
+    release_header(c);
 }
 
 static void conn_data(coil_protocol *p, const void *data, size_t len)
@@ -311,6 +353,7 @@ static void conn_lost(coil_protocol *p, int reason)
                  "header: %s",
                  peer_text(c, who, sizeof(who)), c->len, reason ? coil_strerror(reason) : "closed");
     }
+    coil_wrap_lost(&c->base, reason); /* frees an outer transport never attached */
     conn_free(c);
 }
 

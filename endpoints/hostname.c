@@ -25,7 +25,6 @@
 #include <coil/resolver.h>
 
 #include "endpoint_int.h"
-#include "internal.h"
 
 #define DEFAULT_TIMEOUT 30.0
 #define DEFAULT_ATTEMPT_DELAY 0.3
@@ -165,7 +164,7 @@ static coil_protocol *attempt_build(coil_factory *f, const coil_address *peer)
              * transport calls its do_stop after connection_lost and sets
              * p->factory to it before connection_made. */
             coil_factory_do_start(hc->user);
-            a->conn->t.factory = hc->user;
+            coil_connector_set_factory(a->conn, hc->user);
             a->released = true;
         }
     }
@@ -202,7 +201,7 @@ static void attempt_connected(void *arg, coil_protocol *p, int err)
     if (p) {
         finish(hc, coil_result_value(p, NULL));
     } else if (!hc->done) {
-        coil_failure *f = coil__connect_failure(&a->addr, err);
+        coil_failure *f = coil_connect_failure(&a->addr, err);
         if (a == hc->winner || err == COIL_ESHUTDOWN) {
             fail(hc, f); /* the user's factory refused, or the reactor stops */
         } else {
@@ -234,7 +233,7 @@ static int start_attempt(hconn *hc, const coil_address *addr)
     if (rc < 0) {
         attempt_unlink_free(a);
         coil_failure_unref(hc->last);
-        hc->last = coil__connect_failure(addr, rc);
+        hc->last = coil_connect_failure(addr, rc);
         return rc;
     }
     hc->pending++;

@@ -13,6 +13,8 @@ test=(socat python3 python3-twisted valgrind iproute2 procps curl haproxy system
 test+=(util-linux)
 test+=(musl-tools) # the musl build of scripts/test.sh
 bench=(nginx-light)
+build+=(libwolfssl-dev)
+test+=(openssl python3-openssl sslscan testssl.sh)
 
 want=("${build[@]}")
 for set in "$@"; do

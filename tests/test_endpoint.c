@@ -411,6 +411,26 @@ static void unix_without_lockfile(void **state)
 
 static void tls_types_fail_clearly_without_tls(void **state)
 {
+#ifdef COIL_HAVE_TLS
+    /* Built with TLS: the files are read when the endpoint is made. */
+    coil_reactor *r = t_reactor();
+    char err[256];
+    coil_server_endpoint *s = (void *)1;
+    assert_int_equal(coil_server_from_string(r, "ssl:443:privateKey=k.pem", &s, err, sizeof(err)),
+                     COIL_ETLS);
+    assert_null(s);
+    assert_non_null(strstr(err, "ssl: cannot read certificate 'k.pem'"));
+    assert_int_equal(coil_server_from_string(r, "haproxy:ssl:443", &s, err, sizeof(err)),
+                     COIL_ETLS);
+    assert_non_null(strstr(err, "haproxy: ssl: cannot read certificate 'server.pem'"));
+    coil_client_endpoint *c = NULL;
+    assert_int_equal(coil_client_from_string(r, "tls:example.com:443", &c, err, sizeof(err)), 0);
+    coil_client_endpoint_free(c);
+    assert_int_equal(coil_client_from_string(r, "ssl:example.com:443", &c, err, sizeof(err)), 0);
+    coil_client_endpoint_free(c);
+    t_teardown(r);
+}
+#else
     coil_reactor *r = t_reactor();
     char err[256];
     coil_server_endpoint *s = (void *)1;
@@ -431,6 +451,7 @@ static void tls_types_fail_clearly_without_tls(void **state)
     assert_non_null(strstr(err, "haproxy: ssl: coil was built without TLS"));
     t_teardown(r);
 }
+#endif
 
 static void bad_descriptions_name_the_problem(void **state)
 {

@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include <coil/endpoint.h>
 #include <coil/endpoint_desc.h>
 #include <coil/error.h>
 
@@ -1303,6 +1304,83 @@ TEST(server_udp)
                      COIL_ENDPOINT_BUILTIN);
 }
 
+/* Whether a value was written or left to its default. */
+static void given_records_explicit_values(void **state)
+{
+    coil_server_desc *d = NULL;
+    char err[256];
+    assert_int_equal(coil_server_desc_parse("tcp:8080:backlog=50", &d, err, sizeof(err)), 0);
+    assert_true(coil_server_desc_given(d, "port"));
+    assert_true(coil_server_desc_given(d, "backlog")); /* even when equal to the default */
+    assert_false(coil_server_desc_given(d, "interface"));
+    assert_false(coil_server_desc_given(d, "bogus"));
+    coil_server_desc_free(d);
+    assert_int_equal(coil_server_desc_parse("8080", &d, err, sizeof(err)), 0);
+    assert_true(coil_server_desc_given(d, "port"));
+    assert_false(coil_server_desc_given(d, "backlog"));
+    coil_server_desc_free(d);
+    assert_int_equal(coil_server_desc_parse("tcp6:80:7", &d, err, sizeof(err)), 0);
+    assert_true(coil_server_desc_given(d, "backlog")); /* tcp6's second positional */
+    assert_false(coil_server_desc_given(d, "interface"));
+    coil_server_desc_free(d);
+    assert_int_equal(coil_server_desc_parse("haproxy:unix:/tmp/x:backlog=9", &d, err, sizeof(err)),
+                     0);
+    assert_true(coil_server_desc_given(d, "backlog"));
+    assert_false(coil_server_desc_given(d, "mode"));
+    coil_server_desc_free(d);
+    assert_int_equal(coil_server_desc_parse("ssl:443:privateKey=k.pem", &d, err, sizeof(err)), 0);
+    assert_true(coil_server_desc_given(d, "privateKey"));
+    assert_false(coil_server_desc_given(d, "certKey"));
+    assert_false(coil_server_desc_given(d, "handshakeTimeout"));
+    assert_int_equal(d->u.ssl.handshake_timeout, 0);
+    coil_server_desc_free(d);
+    assert_int_equal(coil_server_desc_parse("ssl:443:handshakeTimeout=5", &d, err, sizeof(err)), 0);
+    assert_true(coil_server_desc_given(d, "handshakeTimeout"));
+    assert_int_equal(d->u.ssl.handshake_timeout, 5);
+    coil_server_desc_free(d);
+    assert_int_equal(coil_server_desc_parse("ssl:443:handshakeTimeout=0", &d, err, sizeof(err)),
+                     COIL_EBADDESC);
+    assert_non_null(strstr(err, "ssl: invalid handshakeTimeout '0'"));
+    assert_false(coil_server_desc_given(NULL, "port"));
+
+    coil_client_desc *c = NULL;
+    assert_int_equal(coil_client_desc_parse("tcp:port=80:host=h", &c, err, sizeof(err)), 0);
+    assert_true(coil_client_desc_given(c, "host"));
+    assert_true(coil_client_desc_given(c, "port"));
+    assert_false(coil_client_desc_given(c, "timeout"));
+    coil_client_desc_free(c);
+    assert_int_equal(coil_client_desc_parse("tls:h:443:trustRoots=/x", &c, err, sizeof(err)), 0);
+    assert_true(coil_client_desc_given(c, "trustRoots"));
+    assert_false(coil_client_desc_given(c, "timeout"));
+    coil_client_desc_free(c);
+}
+
+/* Parsers and constructors live in one registry row: constructors set on a
+ * type go away with it, and every lookup folds case the same way. */
+static int ctor_server(void *arg, coil_reactor *r, const void *data, coil_server_endpoint **out,
+                       char *err, size_t errlen)
+{
+    return -ENOSYS;
+}
+
+static void registry_rows_hold_constructors(void **state)
+{
+    coil_endpoint_type t = {.prefix = "RowType", .parse_server = echo_parse};
+    assert_int_equal(coil_endpoint_register(&t), 0);
+    assert_int_equal(coil_endpoint_type_set_constructors("rowtype", ctor_server, NULL, NULL), 0);
+    assert_int_equal(coil_endpoint_type_set_constructors("ROWTYPE", ctor_server, NULL, NULL), 0);
+    assert_int_equal(coil_endpoint_type_set_constructors("tcp", ctor_server, NULL, NULL), -EINVAL);
+    assert_int_equal(coil_endpoint_type_set_constructors("nosuch", ctor_server, NULL, NULL),
+                     -ENOENT);
+    assert_int_equal(coil_endpoint_lookup("rOwTyPe", COIL_ENDPOINT_SERVER, NULL), 0);
+    assert_int_equal(coil_endpoint_unregister("ROWTYPE"), 0);
+    assert_int_equal(coil_endpoint_type_set_constructors("rowtype", ctor_server, NULL, NULL),
+                     -ENOENT);
+    assert_int_equal(coil_endpoint_unregister("tcp"), -ENOENT);
+    assert_int_equal(coil_endpoint_lookup("TCP", COIL_ENDPOINT_SERVER, NULL),
+                     COIL_ENDPOINT_BUILTIN);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1410,6 +1488,8 @@ int main(void)
         cmocka_unit_test(parsed_description_outlives_unregister),
         cmocka_unit_test(lookup),
         cmocka_unit_test(server_udp),
+        cmocka_unit_test(given_records_explicit_values),
+        cmocka_unit_test(registry_rows_hold_constructors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -29,5 +29,6 @@
 #include "client_service.h"
 #include "stream_services.h"
 #include "timer_service.h"
+#include "wrap.h"
 
 #endif

@@ -180,6 +180,7 @@ struct coil_server_desc {
             int backlog;            /* 50 */
             char *extra_cert_chain; /* or NULL */
             char *dh_parameters;    /* or NULL */
+            int handshake_timeout;  /* handshakeTimeout=, seconds; 0: the default (30) */
         } ssl;
         struct {
             int family; /* AF_INET, AF_INET6 or AF_UNIX (domain=INET|INET6|UNIX) */
@@ -200,6 +201,11 @@ struct coil_server_desc {
             void *arg;
         } plugin;
     } u;
+    /* Which parameters the description spelled out; read them with
+     * coil_server_desc_given(). Private to coil. */
+    uint32_t given_mask;
+    const char *const *given_names;
+    size_t given_count;
 };
 
 typedef enum coil_client_kind {
@@ -255,6 +261,10 @@ struct coil_client_desc {
             void *arg;
         } plugin;
     } u;
+    /* See coil_client_desc_given(). Private to coil. */
+    uint32_t given_mask;
+    const char *const *given_names;
+    size_t given_count;
 };
 
 /* Parse a server description. On success *out is a new description to
@@ -270,12 +280,20 @@ COIL_API int coil_server_desc_from_args(const coil_endpoint_args *args, coil_ser
 /* Release a description, its strings, its inner description, and call a
  * registered type's free_data. NULL is allowed. */
 COIL_API void coil_server_desc_free(coil_server_desc *desc);
+/* Whether parameter `param` (its keyword name, e.g. "backlog", "interface")
+ * was given in the description, positionally or as a keyword, rather than
+ * left to its default. For haproxy: the wrapped description's parameters.
+ * Always false for registered types (their parameters are theirs) and for
+ * names the type does not have. */
+COIL_API bool coil_server_desc_given(const coil_server_desc *desc, const char *param);
 
 COIL_API int coil_client_desc_parse(const char *desc, coil_client_desc **out, char *err,
                                     size_t errlen);
 COIL_API int coil_client_desc_from_args(const coil_endpoint_args *args, coil_client_desc **out,
                                         char *err, size_t errlen);
 COIL_API void coil_client_desc_free(coil_client_desc *desc);
+/* As coil_server_desc_given() ("timeout", "bindAddress", ...). */
+COIL_API bool coil_client_desc_given(const coil_client_desc *desc, const char *param);
 
 /* ------------------------------------------------------------------------
  * 3. Registering endpoint types

@@ -27,7 +27,9 @@ extern "C" {
     X(COIL_EPROXY, -4007, "Invalid PROXY protocol header")                                         \
     X(COIL_EDNS, -4008, "DNS lookup failed")                                                       \
     X(COIL_ENOURING, -4009, "io_uring is not available")                                           \
-    X(COIL_EFIRSTERROR, -4010, "A Deferred in the list failed (FirstError)")
+    X(COIL_EFIRSTERROR, -4010, "A Deferred in the list failed (FirstError)")                     \
+    X(COIL_ETLS, -4020, "TLS error")                                                               \
+    X(COIL_ETLSVERIFY, -4021, "TLS certificate verification failed")
 
 enum coil_errno {
 #define COIL__ERR_ENUM(name, value, msg) name = (value),

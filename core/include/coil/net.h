@@ -79,6 +79,15 @@ COIL_API int coil_connect_unix(coil_reactor *r, const char *path, const coil_con
 /* Abandon a pending connect: cb runs with -ECANCELED from the loop and the
  * socket is closed. No-op if the connect already completed. */
 COIL_API void coil_connector_cancel(coil_connector *c);
+/* Hand the connection to another factory (for endpoints that connect with
+ * a factory of their own, as the hostname endpoint's attempts do): the
+ * protocol's `factory` is `f`, and after connection_lost the transport
+ * calls coil_factory_do_stop(f) instead of on the factory it was started
+ * with. Call from the connecting factory's build_protocol(), after
+ * coil_factory_do_start(f). The transport no longer uses the original
+ * factory: its do_start is never matched by a do_stop from coil (the
+ * caller settles that count itself). */
+COIL_API void coil_connector_set_factory(coil_connector *c, coil_factory *f);
 
 #ifdef __cplusplus
 }

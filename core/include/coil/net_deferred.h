@@ -49,6 +49,12 @@ COIL_API coil_deferred *coil_connect_unix_deferred(coil_reactor *r, const char *
                                                    const coil_connect_options *opts,
                                                    coil_factory *factory);
 
+/* The failure a connect to `addr` errbacks with: (COIL_NET_DOMAIN, err,
+ * "Connecting to 127.0.0.1:9 failed: Connection refused"), one reference
+ * for the caller, or NULL when out of memory. For endpoints that connect
+ * in their own way (hostname attempts). */
+COIL_API coil_failure *coil_connect_failure(const coil_address *addr, int err);
+
 #ifdef __cplusplus
 }
 #endif
