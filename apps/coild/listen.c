@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 
 #include "plugin.h"
@@ -53,27 +52,6 @@ static void announce(coil_endpoint_service *s, coil_port *p)
     }
 }
 
-/* Whether a tcp/tcp6/unix description (or a wrapper around one) sets its
- * backlog, by keyword or by position (tcp: port:interface:backlog, tcp6:
- * port:backlog:interface, unix: address:mode:backlog, bare number: as tcp
- * with the number as port). */
-static bool sets_backlog(const coil_endpoint_args *a, size_t first)
-{
-    if (coil_endpoint_args_get(a, "backlog"))
-        return true;
-    if (first >= a->nargs)
-        return false;
-    const char *type = a->args[first];
-    size_t after = a->nargs - first - 1; /* positionals after the type */
-    if (strcasecmp(type, "haproxy") == 0)
-        return sets_backlog(a, first + 1);
-    if (strcasecmp(type, "tcp") == 0 || strcasecmp(type, "unix") == 0)
-        return after >= 3;
-    if (strcasecmp(type, "tcp6") == 0)
-        return after >= 2;
-    return type[0] >= '0' && type[0] <= '9' && after >= 2; /* "8000:iface:backlog" */
-}
-
 /* A server's default backlog is SOMAXCONN (as nginx's 511 or more), not
  * Twisted's 50: with 50, a burst of connects overflows the queue and
  * clients wait for SYN retransmits (seconds). */
@@ -85,21 +63,20 @@ static void default_backlog(coil_server_desc *d)
         d->u.tcp.backlog = SOMAXCONN;
     else if (d->kind == COIL_SERVER_UNIX)
         d->u.un.backlog = SOMAXCONN;
+    else if (d->kind == COIL_SERVER_SSL)
+        d->u.ssl.backlog = SOMAXCONN;
 }
 
 static int make_endpoint(coil_reactor *r, const char *desc, coil_server_endpoint **out)
 {
     char err[512] = "";
     coil_server_desc *d = NULL;
-    coil_endpoint_args *args = NULL;
     int rc = coil_server_desc_parse(desc, &d, err, sizeof(err));
-    if (rc == 0)
-        rc = coil_endpoint_parse(desc, &args, err, sizeof(err));
-    if (rc == 0 && !sets_backlog(args, 0))
+    /* Given by keyword or by position; for haproxy: the wrapped one's. */
+    if (rc == 0 && !coil_server_desc_given(d, "backlog"))
         default_backlog(d);
     if (rc == 0)
         rc = coil_server_endpoint_from_desc(r, d, out, err, sizeof(err));
-    coil_endpoint_args_free(args);
     coil_server_desc_free(d);
     if (rc < 0)
         fprintf(stderr, "coild: invalid --port '%s': %s\n", desc, err);

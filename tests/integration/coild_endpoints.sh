@@ -86,4 +86,21 @@ else
     log "localhost does not resolve here: hostname leg skipped"
 fi
 stop_it
+# The listen backlog: SOMAXCONN (capped by the kernel's somaxconn) unless
+# the description gives one, by keyword or by position, also inside
+# haproxy: (ss shows a listener's backlog as its Send-Q).
+if command -v ss >/dev/null; then
+    want=$(( $(cat /proc/sys/net/core/somaxconn) < 4096 ? $(cat /proc/sys/net/core/somaxconn) : 4096 ))
+    for spec in "tcp:PORT:interface=127.0.0.1|$want" "tcp:PORT:interface=127.0.0.1:backlog=7|7" \
+                "PORT:127.0.0.1:9|9" "haproxy:tcp:PORT:interface=127.0.0.1|$want" \
+                "haproxy:tcp:PORT:interface=127.0.0.1:backlog=5|5"; do
+        port=$(free_port)
+        desc=${spec%|*}
+        desc=${desc//PORT/$port}
+        run_coild "backlog-$port" "$desc" "127.0.0.1:$port"
+        got=$(ss -Hltn "sport = :$port" | awk '{print $3}')
+        [ "$got" = "${spec#*|}" ] || die "--port $desc: backlog $got, want ${spec#*|}"
+        stop_it
+    done
+fi
 log "ok ($BACKEND)"
