@@ -15,7 +15,8 @@
 #include "options.h"
 #include "plugin.h"
 
-static const coild_plugin *const plugins[] = {&coild_echo_plugin, &coild_qotd_plugin};
+static const coild_plugin *const plugins[] = {&coild_echo_plugin, &coild_qotd_plugin,
+                                              &coild_web_plugin};
 #define NPLUGINS (sizeof(plugins) / sizeof(plugins[0]))
 
 static void usage(FILE *out)

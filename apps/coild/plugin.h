@@ -23,6 +23,7 @@ typedef struct coild_plugin {
 
 extern const coild_plugin coild_echo_plugin;
 extern const coild_plugin coild_qotd_plugin;
+extern const coild_plugin coild_web_plugin;
 
 /* Listen on a server endpoint description ("8000", "tcp:8000:interface=
  * 127.0.0.1", "unix:/run/e.sock:mode=600", "haproxy:tcp:9000",
