@@ -153,6 +153,10 @@ static int on_header_value_complete(llhttp_t *p)
     wp->cur = -1;
     if (k < 0)
         return 0;
+    /* llhttp leaves trailing whitespace in the value: drop it. */
+    while (wp->in_span && wp->used > wp->span_start &&
+           (wp->buf[wp->used - 1] == ' ' || wp->buf[wp->used - 1] == '\t'))
+        wp->used--;
     size_t off;
     int rc = end_span(wp, &off);
     if (rc)
@@ -250,8 +254,6 @@ static int status_of(llhttp_errno_t e)
     switch (e) {
     case HPE_INVALID_VERSION:
         return 505;
-    case HPE_INVALID_METHOD:
-        return 501;
     default:
         return 400;
     }
@@ -275,7 +277,7 @@ ssize_t web_parser_feed(web_parser *wp, const char *data, size_t len)
             else if (!wp->complete)
                 return -1; /* cannot happen: upgrade pauses after completion */
         } else if (e != HPE_OK) {
-            if (e != HPE_USER) {
+            if (!wp->status) { /* else one of our callbacks decided */
                 wp->status = status_of(e);
                 wp->reason = llhttp_get_error_reason(&wp->ll);
             }

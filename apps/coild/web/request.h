@@ -71,7 +71,7 @@ void web_parser_fini(web_parser *wp);
 /* Feed bytes. Returns how many were consumed: all of them, or fewer when a
  * request completed (wp->complete; the rest belongs to the next request:
  * call web_parser_next() and feed it again). -1 on an error: wp->status
- * (400, 413, 431, 501 or 505) and wp->reason say which; the connection
+ * (400, 413, 431, 500 or 505) and wp->reason say which; the connection
  * cannot continue. */
 ssize_t web_parser_feed(web_parser *wp, const char *data, size_t len);
 
