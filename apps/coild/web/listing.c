@@ -75,7 +75,8 @@ static int read_dir(int dirfd, entry **out, size_t *count)
         free_entries(v, n);
         return rc;
     }
-    qsort(v, n, sizeof(*v), by_name);
+    if (n > 1)
+        qsort(v, n, sizeof(*v), by_name);
     *out = v;
     *count = n;
     return 0;
