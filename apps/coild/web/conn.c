@@ -26,6 +26,7 @@
 #include "response.h"
 
 #define BODY_PIECE 32768 /* bytes read per piece of a large body */
+#define SMALL_BODY 4096  /* cached bodies up to this size are copied */
 #define PATH_MAX_LEN 4096
 
 typedef struct web_conn {
@@ -191,6 +192,14 @@ static void send_file_body(web_conn *c, web_file *f, uint64_t first, uint64_t le
     coil_transport *t = c->proto.transport;
     if (len == 0) {
         if (!keep_alive)
+            finish(c);
+        return;
+    }
+    if (f->bytes && len <= SMALL_BODY) {
+        /* Small: copied behind the head, so both leave in one send. */
+        if (coil_transport_write(t, f->bytes + first, (size_t)len) < 0)
+            abort_conn(c);
+        else if (!keep_alive)
             finish(c);
         return;
     }
