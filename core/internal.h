@@ -91,6 +91,7 @@ struct coil_transport {
             void *msg;          /* struct msghdr */
             void *connect_ctx;  /* address + timeout kept until submitted */
             int zc_result;      /* SEND_ZC result awaiting its notification */
+            void *file_ctx;     /* file segments: pipe and state (uring.c) */
         } uring;
     } be;
 };
@@ -257,6 +258,11 @@ void coil__transport_replace_protocol(coil_transport *t, coil_protocol *p, coil_
 /* "Connecting to 127.0.0.1:9 failed: Connection refused" in COIL_NET_DOMAIN
  * (net_deferred.c; the hostname endpoint's attempts use it too). */
 coil_failure *coil__connect_failure(const coil_address *addr, int err);
+
+/* Send up to `len` bytes of file `fd` from `off` on the non-blocking socket
+ * `sock` (sendfile.c): sendfile(2), else pread into `scratch` (cap bytes) and
+ * send. Bytes sent, -EAGAIN, -EIO when the file ended early, or -errno. */
+ssize_t coil__send_file(int sock, int fd, int64_t off, size_t len, char *scratch, size_t cap);
 
 /* Sockets (socket.c). */
 int coil__set_nonblock_cloexec(int fd);

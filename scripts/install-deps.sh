@@ -10,6 +10,10 @@ build=(build-essential cmake ninja-build pkgconf git liburing-dev libbenchmark-d
 test=(socat python3 python3-twisted valgrind iproute2 procps curl haproxy systemd
       clang libclang-rt-14-dev)
 bench=(nginx-light)
+# coild web: llhttp's C sources (compiled into the build); wrk for its
+# integration test (a short load run) and for bench/web_bench.sh.
+build+=(node-llhttp)
+test+=(wrk)
 
 want=("${build[@]}")
 for set in "$@"; do

@@ -160,6 +160,12 @@ cmp -s "$WORK/big" "$ROOT/big.bin" || die "big.bin differs"
 cmp -s "$WORK/mid" "$ROOT/mid.bin" || die "mid.bin differs"
 out=$(timeout 60 "$PY" "$HERE/webclient.py" slow "$COILD_PORT" /big.bin 3000000)
 [ "$out" = OK ] || die "slow reader: $out"
+# Clients that reset in the middle of a body: the server carries on.
+for i in 1 2 3; do
+    out=$(timeout 30 "$PY" "$HERE/webclient.py" reset "$COILD_PORT" /big.bin)
+    [ "$out" = OK ] || die "reset: $out"
+done
+expect_status 200 "$U/hello.txt"
 
 # ---- a file that changes is served anew (the cache checks again)
 printf 'new content\n' >"$ROOT/hello.txt"
@@ -185,5 +191,21 @@ grep -qE '"127\.0\.0\.1" - - \[[0-9]{2}/[A-Z][a-z]{2}/[0-9]{4}:[0-9:]{8} \+0000\
 grep -qF '"HEAD /hello.txt HTTP/1.1" 200 - "-"' "$COILD_LOG" || die "no access log line for HEAD"
 grep -qF '"GET /nope.txt HTTP/1.1" 404 ' "$COILD_LOG" || die "no access log line for the 404"
 
+stop_coild
+
+# ---- bodies read into memory piece by piece (--zero-copy off): the same
+# large files, a slow reader and pipelining behind a large body
+start_coild web-copy web --path "$ROOT" --zero-copy off --cache-bytes 0
+U="http://127.0.0.1:$COILD_PORT"
+"${C[@]}" -o "$WORK/big2" "$U/big.bin"
+cmp -s "$WORK/big2" "$ROOT/big.bin" || die "big.bin differs (--zero-copy off)"
+"${C[@]}" -H 'Range: bytes=1000000-1000099' "$U/big.bin" >"$WORK/part2"
+cmp -s "$WORK/part2" <(tail -c +1000001 "$ROOT/big.bin" | head -c 100) || die "range differs (copy)"
+out=$(timeout 60 "$PY" "$HERE/webclient.py" slow "$COILD_PORT" /big.bin 3000000)
+[ "$out" = OK ] || die "slow reader (--zero-copy off): $out"
+out=$(timeout 30 "$PY" "$HERE/webclient.py" reset "$COILD_PORT" /big.bin)
+[ "$out" = OK ] || die "reset (copy): $out"
+out=$(timeout 30 "$PY" "$HERE/webclient.py" pipeline "$COILD_PORT" /1.txt /big.bin /mid.bin /2.txt | tr '\n' '|')
+[ "$out" = "200 one|200 (3000000 bytes)|200 (100000 bytes)|200 two|" ] || die "pipelining (copy): $out"
 stop_coild
 log "ok ($BACKEND)"

@@ -10,10 +10,13 @@
   webclient.py slow PORT PATH SIZE    a slow reader: read the body of a
         SIZE-byte file in small pieces with pauses, check its length, print
         "OK".
+  webclient.py reset PORT PATH        start a download, read a little, then
+        reset the connection (RST); print "OK".
   webclient.py raw PORT HEX           send bytes, print the first response's
         status line (or "EOF" if the server closed without one).
 """
 import socket
+import struct
 import sys
 import time
 
@@ -107,6 +110,15 @@ def slow(port, path, size):
     print("OK")
 
 
+def reset(port, path):
+    s = connect(port)
+    s.sendall(b"GET %s HTTP/1.1\r\nHost: t\r\n\r\n" % path.encode())
+    s.recv(10000)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()
+    print("OK")
+
+
 def raw(port, hexdata):
     s = connect(port)
     s.sendall(bytes.fromhex(hexdata))
@@ -126,6 +138,8 @@ def main():
         http10(port, args[0])
     elif cmd == "slow":
         slow(port, args[0], int(args[1]))
+    elif cmd == "reset":
+        reset(port, args[0])
     elif cmd == "raw":
         raw(port, args[0])
     else:

@@ -217,6 +217,20 @@ static void send_file_body(web_conn *c, web_file *f, uint64_t first, uint64_t le
             finish(c);
         return;
     }
+    if (c->srv->o.zero_copy) {
+        /* Queued as a file segment: the kernel sends it from the page cache
+         * (sendfile or splice); the entry keeps the fd open until then. */
+        web_file_ref(f);
+        if (coil_transport_write_file(t, f->fd, (int64_t)first, (size_t)len, release_file, f) <
+            0) {
+            web_file_unref(f);
+            abort_conn(c);
+            return;
+        }
+        if (!keep_alive)
+            finish(c);
+        return;
+    }
     web_file_ref(f);
     c->body = f;
     c->body_off = first;
