@@ -195,14 +195,6 @@ static void send_file_body(web_conn *c, web_file *f, uint64_t first, uint64_t le
             finish(c);
         return;
     }
-    if (f->bytes && len <= SMALL_BODY) {
-        /* Small: copied behind the head, so both leave in one send. */
-        if (coil_transport_write(t, f->bytes + first, (size_t)len) < 0)
-            abort_conn(c);
-        else if (!keep_alive)
-            finish(c);
-        return;
-    }
     if (f->bytes) {
         /* Cached in memory: lend the bytes, the file entry stays alive
          * until they are sent. */
@@ -307,10 +299,22 @@ static void send_file(web_conn *c, const web_request *req, web_file *f, const ch
         abort_conn(c);
         return;
     }
-    coil_transport_write(c->proto.transport, b.data, b.len);
-    web_buf_free(&b);
     bool head_only = req->method == HTTP_HEAD;
     log_request(c, req, h.status, head_only ? 0 : len);
+    if (!head_only && f->bytes && len <= SMALL_BODY) {
+        /* A small cached body is copied behind the head in one write, so
+         * the response leaves in one send (a second write would follow in a
+         * second send once the first completed). */
+        struct iovec iov[2] = {{b.data, b.len}, {(void *)(f->bytes + first), (size_t)len}};
+        if (coil_transport_writev(c->proto.transport, iov, 2) < 0)
+            abort_conn(c);
+        else if (!keep_alive)
+            finish(c);
+        web_buf_free(&b);
+        return;
+    }
+    coil_transport_write(c->proto.transport, b.data, b.len);
+    web_buf_free(&b);
     if (head_only) {
         if (!keep_alive)
             finish(c);
@@ -319,14 +323,19 @@ static void send_file(web_conn *c, const web_request *req, web_file *f, const ch
     send_file_body(c, f, first, len, keep_alive);
 }
 
-/* "/dir" names a directory: send the client to "/dir/". */
-static void send_redirect(web_conn *c, const web_request *req, bool keep_alive)
+/* "/dir" names a directory: send the client to "/dir/". The location is
+ * rebuilt from the sanitized path (never the raw target: "//host/dir" must
+ * not become a protocol-relative redirect to another site). */
+static void send_redirect(web_conn *c, const web_request *req, const char *rel, size_t rel_len,
+                          bool keep_alive)
 {
     size_t path_len = web_path_raw_len(req->url, req->url_len);
     web_buf loc = {0};
-    web_buf_append(&loc, req->url, path_len);
     web_buf_append(&loc, "/", 1);
-    web_buf_append(&loc, req->url + path_len, req->url_len - path_len);
+    web_url_encode(&loc, rel, rel_len);
+    web_buf_append(&loc, "/", 1);
+    if (path_len < req->url_len && req->url[path_len] == '?')
+        web_buf_append(&loc, req->url + path_len, req->url_len - path_len);
     web_buf_append(&loc, "", 1);
     if (loc.error) {
         web_buf_free(&loc);
@@ -383,6 +392,7 @@ static int error_status(int err)
 
 static void handle(web_conn *c, const web_request *req)
 {
+    c->srv->requests++;
     bool keep_alive = req->keep_alive && !req->upgrade;
     if (req->method != HTTP_GET && req->method != HTTP_HEAD) {
         send_error(c, req, 405, keep_alive, "GET, HEAD");
@@ -408,8 +418,8 @@ static void handle(web_conn *c, const web_request *req)
         send_error(c, req, error_status(rc), keep_alive, NULL);
         return;
     }
-    if (!dir_slash && req->url[0] == '/') {
-        send_redirect(c, req, keep_alive);
+    if (!dir_slash && n > 0) {
+        send_redirect(c, req, rel, (size_t)n, keep_alive);
         return;
     }
     char index[PATH_MAX_LEN + 16];

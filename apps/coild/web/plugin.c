@@ -48,6 +48,14 @@ static int number(const char *name, const char *v, double min, double *out)
 static void stop_server(void *arg)
 {
     if (server_up) {
+        coil_reactor_stats st;
+        coil_reactor_get_stats(server.r, &st);
+        coil_log(COIL_LOG_INFO, "coil.web",
+                 "%llu requests; reactor: %llu turns, %llu waits, %llu SQEs, %llu completions, "
+                 "%llu ENOBUFS",
+                 server.requests, (unsigned long long)st.loop_turns,
+                 (unsigned long long)st.submits, (unsigned long long)st.sqes,
+                 (unsigned long long)st.completions, (unsigned long long)st.enobufs);
         web_server_fini(&server);
         server_up = false;
     }

@@ -35,6 +35,7 @@ typedef struct web_server {
     char server_name[32]; /* "coil/0.1.0" */
     time_t date_sec;      /* the second `date` was formatted for */
     char date[WEB_HTTP_DATE_LEN + 1];
+    unsigned long long requests; /* answered, for the shutdown summary */
 } web_server;
 
 /* Open the root directory and set up the cache. 0, or a negative errno
