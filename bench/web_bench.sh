@@ -164,6 +164,7 @@ hz=$(getconf CLK_TCK)
 
 results=$tmp/results
 : >"$results"
+load_start=$(cut -d' ' -f1 /proc/loadavg)
 for rep in $(seq "$reps"); do
     for s in "${active[@]}"; do
         start_server "$s" || { echo "$s $rep FAILED" >>"$results"; continue; }
@@ -199,7 +200,8 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "n/a" || b == "n/a" || b == 
 nginx_rps=$(med nginx 3) nginx_us=$(med nginx 4) tw_rps=$(med twisted 3)
 report() {
     echo "wrk -t1 -c$conns, ${size}-byte file, keep-alive; server on CPU 1, wrk on CPU 0;"
-    echo "median of $reps runs of ${duration} s (after a ${warmup} s warm-up), $(nproc) CPUs, $(uname -r)."
+    echo "median of $reps runs of ${duration} s (after a ${warmup} s warm-up), $(nproc) CPUs, $(uname -r),"
+    echo "load average $load_start at the start and $(cut -d' ' -f1 /proc/loadavg) at the end."
     echo
     echo "| server | requests/s | server CPU µs/request | CPU/request vs nginx | requests/s vs nginx | requests/s vs Twisted |"
     echo "|---|---:|---:|---:|---:|---:|"
