@@ -27,6 +27,17 @@ ln -s ../secret.txt "$ROOT/out-rel"
 ln -s hello.txt "$ROOT/in-link"
 touch -d '2020-01-02 03:04:05 UTC' "$ROOT/hello.txt"
 
+# Usage errors exit 2, a directory that cannot be served 1, with a reason.
+rc=0
+timeout 10 "$COILD" web --port tcp:0 >"$WORK/e1.out" 2>&1 || rc=$?
+[ $rc -eq 2 ] && grep -q -- '--path DIR is required' "$WORK/e1.out" || die "no --path: rc $rc"
+rc=0
+timeout 10 "$COILD" web --path "$WORK/nope" --port tcp:0 >"$WORK/e2.out" 2>&1 || rc=$?
+[ $rc -eq 1 ] && grep -q "cannot serve" "$WORK/e2.out" || die "missing root: rc $rc"
+rc=0
+timeout 10 "$COILD" web --path "$ROOT" --max-headers x --port tcp:0 >"$WORK/e3.out" 2>&1 || rc=$?
+[ $rc -eq 2 ] || die "bad --max-headers: rc $rc"
+
 start_coild web web --path "$ROOT"
 U="http://127.0.0.1:$COILD_PORT"
 C=(timeout 30 curl -sS --max-time 20)
