@@ -343,6 +343,11 @@ static void test_request_errors(void **state)
     n += 4;
     assert_int_equal(feed_all(buf, n, 0, &default_limits, &s), 431);
     assert_int_equal(feed_all(buf, n, 7, &default_limits, &s), 431);
+    /* An error past the limit is still the limit (as when dribbled). */
+    buf[8500] = '\x01';
+    assert_int_equal(feed_all(buf, n, 0, &default_limits, &s), 431);
+    assert_int_equal(feed_all(buf, n, 1000, &default_limits, &s), 431);
+    buf[8500] = 'a';
     /* A head without an end is cut at the limit too (no memory growth). */
     assert_int_equal(feed_all(buf, n - 4, 100, &default_limits, &s), 431);
     /* 431: too many fields. */

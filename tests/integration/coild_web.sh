@@ -211,8 +211,11 @@ stop_coild
 
 # ---- bodies read into memory piece by piece (--zero-copy off): the same
 # large files, a slow reader and pipelining behind a large body
-start_coild web-copy web --path "$ROOT" --zero-copy off --cache-bytes 0
+start_coild web-copy web --path "$ROOT" --zero-copy off --cache-bytes 0 --timeout 1
 U="http://127.0.0.1:$COILD_PORT"
+# An idle connection is closed after --timeout.
+out=$(timeout 30 "$PY" "$HERE/webclient.py" idle "$COILD_PORT")
+[ "$out" = EOF ] || die "idle connection: $out"
 "${C[@]}" -o "$WORK/big2" "$U/big.bin"
 cmp -s "$WORK/big2" "$ROOT/big.bin" || die "big.bin differs (--zero-copy off)"
 "${C[@]}" -H 'Range: bytes=1000000-1000099' "$U/big.bin" >"$WORK/part2"

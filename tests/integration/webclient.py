@@ -12,6 +12,8 @@
         "OK".
   webclient.py reset PORT PATH        start a download, read a little, then
         reset the connection (RST); print "OK".
+  webclient.py idle PORT              connect, send nothing, wait for the
+        server to close; print "EOF".
   webclient.py raw PORT HEX           send bytes, print the first response's
         status line (or "EOF" if the server closed without one).
 """
@@ -140,6 +142,9 @@ def main():
         slow(port, args[0], int(args[1]))
     elif cmd == "reset":
         reset(port, args[0])
+    elif cmd == "idle":
+        s = connect(port)
+        print("EOF" if s.recv(1) == b"" else "DATA")
     elif cmd == "raw":
         raw(port, args[0])
     else:

@@ -277,6 +277,15 @@ ssize_t web_parser_feed(web_parser *wp, const char *data, size_t len)
             else if (!wp->complete)
                 return -1; /* cannot happen: upgrade pauses after completion */
         } else if (e != HPE_OK) {
+            const char *at = llhttp_get_error_pos(&wp->ll);
+            if (in_head && at && at >= start &&
+                wp->head_bytes + (size_t)(at - start) > wp->lim.max_head) {
+                /* The head was already too long where the error showed:
+                 * the same answer as when the bytes come in pieces. */
+                wp->status = 431;
+                wp->reason = "request header fields too large";
+                return -1;
+            }
             if (!wp->status) { /* else one of our callbacks decided */
                 wp->status = status_of(e);
                 wp->reason = llhttp_get_error_reason(&wp->ll);
