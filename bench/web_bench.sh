@@ -19,7 +19,8 @@
 #   --warmup SEC      warm-up seconds per run, discarded (1)
 #   --conns N         wrk connections (100)
 #   --size BYTES      size of the file served (1024)
-#   --servers "LIST"  subset of "coild-uring coild-poll nginx twisted"
+#   --servers "LIST"  subset of "coild-uring coild-poll nginx twisted"; also
+#                     coild-uring-copy, coild-poll-copy (coild with --zero-copy off)
 #   --out FILE        also write the report to FILE
 set -euo pipefail
 
@@ -135,6 +136,10 @@ start_server() { # name -> srv_pid, port
         coild-uring | coild-poll)
             cmd=("$coild" --reactor="${1#coild-}" --log-level=warn web --path "$root"
                  --port "tcp:$port:interface=127.0.0.1") ;;
+        coild-uring-copy | coild-poll-copy)
+            local be=${1#coild-}
+            cmd=("$coild" --reactor="${be%-copy}" --log-level=warn web --path "$root"
+                 --zero-copy off --port "tcp:$port:interface=127.0.0.1") ;;
         nginx)
             nginx_conf "$port"
             cmd=("$NGINX" -c "$tmp/nginx.conf" -e "$tmp/nginx-error.log") ;;
