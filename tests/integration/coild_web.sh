@@ -169,6 +169,18 @@ out=$(timeout 30 "$PY" "$HERE/webclient.py" pipeline "$COILD_PORT" /1.txt /2.txt
     /1.txt | tr '\n' '|')
 [ "$out" = "200 one|200 two|404 <html>|200 three|200 (3000000 bytes)|200 one|" ] || die "pipelining: $out"
 
+# ---- a client pipelining without reading: coild stops reading from it
+# (answers waiting are bounded by the high-water mark), memory stays bounded
+rss0=$(awk '/^VmRSS:/ { print $2 }' "/proc/$COILD_PID/status")
+read -r nreq rss1 < <(timeout 60 "$PY" "$HERE/webclient.py" flood "$COILD_PORT" /1.txt "/proc/$COILD_PID/status")
+log "flood: $nreq requests sent unread, server RSS ${rss0} kB -> ${rss1} kB"
+[ "$nreq" -lt 100000 ] || die "the server read 100000 pipelined requests without their answers being read"
+# io_uring's shared receive buffer ring (16 MiB by default) gets touched as
+# it is used, so the bound leaves room for it; unbounded answers to 100000
+# requests would take far more.
+[ $((rss1 - rss0)) -lt 32768 ] || die "server memory grew by $((rss1 - rss0)) kB under a pipelining flood"
+expect_status 200 "$U/1.txt"
+
 # ---- large files, a slow reader
 "${C[@]}" -o "$WORK/big" "$U/big.bin"
 cmp -s "$WORK/big" "$ROOT/big.bin" || die "big.bin differs"

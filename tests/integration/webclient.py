@@ -14,6 +14,10 @@
         reset the connection (RST); print "OK".
   webclient.py idle PORT              connect, send nothing, wait for the
         server to close; print "EOF".
+  webclient.py flood PORT PATH RSSFILE  pipeline GETs of PATH without ever
+        reading, until the server stops taking them (its receive window
+        stays closed for 2 s) or 100000 were sent; then print the server's
+        VmRSS (kB, read from RSSFILE = /proc/PID/status) and close.
   webclient.py raw PORT HEX           send bytes, print the first response's
         status line (or "EOF" if the server closed without one).
 """
@@ -121,6 +125,34 @@ def reset(port, path):
     print("OK")
 
 
+def flood(port, path, rssfile):
+    s = connect(port)
+    s.setblocking(False)
+    # Padded so that the kernel's socket buffers (several MB on loopback)
+    # hold only a small part of what the cap allows.
+    req = b"GET %s HTTP/1.1\r\nHost: t\r\nX-Pad: %s\r\n\r\n" % (path.encode(), b"p" * 1000)
+    batch = req * 64
+    sent = 0
+    stuck_since = None
+    while sent < 100000 * len(req):
+        try:
+            n = s.send(batch)
+            sent += n
+            stuck_since = None
+            if n < len(batch):
+                time.sleep(0.01)
+        except BlockingIOError:
+            if stuck_since is None:
+                stuck_since = time.monotonic()
+            elif time.monotonic() - stuck_since > 2:
+                break
+            time.sleep(0.05)
+    with open(rssfile) as f:
+        rss = [line.split()[1] for line in f if line.startswith("VmRSS:")][0]
+    print(sent // len(req), rss)
+    s.close()
+
+
 def raw(port, hexdata):
     s = connect(port)
     s.sendall(bytes.fromhex(hexdata))
@@ -145,6 +177,8 @@ def main():
     elif cmd == "idle":
         s = connect(port)
         print("EOF" if s.recv(1) == b"" else "DATA")
+    elif cmd == "flood":
+        flood(port, args[0], args[1])
     elif cmd == "raw":
         raw(port, args[0])
     else:
