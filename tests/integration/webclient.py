@@ -133,13 +133,17 @@ def flood(port, path, rssfile):
     req = b"GET %s HTTP/1.1\r\nHost: t\r\nX-Pad: %s\r\n\r\n" % (path.encode(), b"p" * 1000)
     batch = req * 64
     sent = 0
+    pending = b""
     stuck_since = None
     while sent < 100000 * len(req):
+        if not pending:
+            pending = batch
         try:
-            n = s.send(batch)
+            n = s.send(pending)
+            pending = pending[n:]  # a partial send continues where it stopped
             sent += n
             stuck_since = None
-            if n < len(batch):
+            if pending:
                 time.sleep(0.01)
         except BlockingIOError:
             if stuck_since is None:
