@@ -111,6 +111,7 @@ struct coil_transport {
             void *msg;          /* struct msghdr */
             void *connect_ctx;  /* address + timeout kept until submitted */
             int zc_result;      /* SEND_ZC result awaiting its notification */
+            void *file_ctx;     /* file segments: pipe and state (uring.c) */
         } uring;
     } be;
 };
@@ -330,6 +331,11 @@ size_t coil__wrap_write_buffer_size(const coil_transport *t);
 int coil__wrap_get_address(coil_transport *t, int which, coil_address *out); /* 0 peer, 1 host */
 int coil__wrap_fileno(const coil_transport *t);
 int coil__wrap_set_option(coil_transport *t, bool keepalive, bool on);
+
+/* Send up to `len` bytes of file `fd` from `off` on the non-blocking socket
+ * `sock` (sendfile.c): sendfile(2), else pread into `scratch` (cap bytes) and
+ * send. Bytes sent, -EAGAIN, -EIO when the file ended early, or -errno. */
+ssize_t coil__send_file(int sock, int fd, int64_t off, size_t len, char *scratch, size_t cap);
 
 /* Sockets (socket.c). */
 int coil__set_nonblock_cloexec(int fd);

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { COIL__CHUNK_POOLED, COIL__CHUNK_HEAP, COIL__CHUNK_BORROWED };
+enum { COIL__CHUNK_POOLED, COIL__CHUNK_HEAP, COIL__CHUNK_BORROWED, COIL__CHUNK_FILE };
 
 /* Pooled and heap chunks carry their bytes right after the header. */
 static char *chunk_bytes(coil__chunk *c)
@@ -37,7 +37,7 @@ static coil__chunk *chunk_new(coil__pool *pool, size_t need)
 
 static void chunk_free(coil__pool *pool, coil__chunk *c)
 {
-    if (c->kind == COIL__CHUNK_BORROWED) {
+    if (c->kind == COIL__CHUNK_BORROWED || c->kind == COIL__CHUNK_FILE) {
         c->release(c->release_arg, c->data, c->cap);
         free(c);
     } else if (c->kind == COIL__CHUNK_POOLED && pool->nfree < pool->max_free) {
@@ -63,7 +63,7 @@ int coil__outq_write(coil__outq *q, coil__pool *pool, const void *data, size_t l
     const char *p = data;
     size_t total = len;
     coil__chunk *t = q->tail;
-    if (t && t->kind != COIL__CHUNK_BORROWED && t->end < t->cap) {
+    if (t && (t->kind == COIL__CHUNK_POOLED || t->kind == COIL__CHUNK_HEAP) && t->end < t->cap) {
         size_t n = t->cap - t->end < len ? t->cap - t->end : len;
         memcpy(chunk_bytes(t) + t->end, p, n);
         t->end += n;
@@ -99,6 +99,32 @@ int coil__outq_borrow(coil__outq *q, const void *data, size_t len, coil_release_
     return 0;
 }
 
+int coil__outq_file(coil__outq *q, int fd, int64_t off, size_t len, coil_release_fn release,
+                    void *arg)
+{
+    coil__chunk *c = malloc(sizeof(*c));
+    if (!c)
+        return -ENOMEM;
+    *c = (coil__chunk){.data = NULL, .end = len, .cap = len, .release = release,
+                       .release_arg = arg, .fd = fd, .file_off = off, .kind = COIL__CHUNK_FILE};
+    append(q, c);
+    q->bytes += len;
+    return 0;
+}
+
+bool coil__outq_head_file(const coil__outq *q, int *fd, int64_t *off, size_t *len)
+{
+    const coil__chunk *c = q->head;
+    while (c && c->end == c->start)
+        c = c->next;
+    if (!c || c->kind != COIL__CHUNK_FILE)
+        return false;
+    *fd = c->fd;
+    *off = c->file_off + (int64_t)c->start;
+    *len = c->end - c->start;
+    return true;
+}
+
 int coil__outq_peek(const coil__outq *q, struct iovec *iov, int max, size_t *total)
 {
     int n = 0;
@@ -106,6 +132,8 @@ int coil__outq_peek(const coil__outq *q, struct iovec *iov, int max, size_t *tot
     for (coil__chunk *c = q->head; c && n < max; c = c->next) {
         if (c->end == c->start)
             continue;
+        if (c->kind == COIL__CHUNK_FILE)
+            break; /* sent on its own, by sendfile/splice */
         iov[n].iov_base = (void *)(c->data + c->start);
         iov[n].iov_len = c->end - c->start;
         sum += iov[n].iov_len;

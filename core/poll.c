@@ -137,13 +137,28 @@ static void poll_fini(coil_reactor *r)
 
 /* ---- sending ------------------------------------------------------------- */
 
-static void do_send(coil_transport *t)
+/* A file segment at the head of the queue goes alone, by sendfile. */
+static ssize_t send_head(coil_transport *t)
 {
+    int fd;
+    int64_t off;
+    size_t len;
+    if (coil__outq_head_file(&t->outq, &fd, &off, &len)) {
+        ssize_t n = coil__send_file(t->fd, fd, off, len, t->h.r->rbuf, RBUF_SIZE);
+        if (n < 0)
+            errno = (int)-n;
+        return n < 0 ? -1 : n;
+    }
     struct iovec iov[MAX_IOV];
     size_t total;
     int n = coil__outq_peek(&t->outq, iov, MAX_IOV, &total);
     struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)n};
-    ssize_t sent = sendmsg(t->fd, &msg, MSG_NOSIGNAL);
+    return sendmsg(t->fd, &msg, MSG_NOSIGNAL);
+}
+
+static void do_send(coil_transport *t)
+{
+    ssize_t sent = send_head(t);
     if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
         t->be.poll.want_write = true;
         update_transport(t);

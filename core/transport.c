@@ -183,6 +183,19 @@ int coil_transport_write_borrowed(coil_transport *t, const void *data, size_t le
     return rc;
 }
 
+int coil_transport_write_file(coil_transport *t, int fd, int64_t offset, size_t len,
+                              coil_release_fn release, void *arg)
+{
+    if (!writable(t))
+        return -ENOTCONN;
+    if (len == 0 || !release || fd < 0 || offset < 0)
+        return -EINVAL;
+    int rc = coil__outq_file(&t->outq, fd, offset, len, release, arg);
+    if (rc == 0)
+        after_queue(t);
+    return rc;
+}
+
 size_t coil_transport_write_buffer_size(const coil_transport *t)
 {
     if (t->wrap)

@@ -15,6 +15,10 @@ test+=(musl-tools) # the musl build of scripts/test.sh
 bench=(nginx-light)
 build+=(libwolfssl-dev)
 test+=(openssl python3-openssl sslscan testssl.sh)
+# coild web: llhttp's C sources (compiled into the build); wrk for its
+# integration test (a short load run) and for bench/web_bench.sh.
+build+=(node-llhttp)
+test+=(wrk)
 
 want=("${build[@]}")
 for set in "$@"; do

@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -53,6 +54,8 @@ enum op {
     OP_CANCEL,
     OP_POLL,
     OP_RECVMSG, /* datagram ports */
+    OP_SPLICE_IN,  /* file -> the transport's pipe */
+    OP_SPLICE_OUT, /* the pipe -> the socket */
 };
 
 /* Operations waiting for room in the SQ (a handle's sq_wait bits). */
@@ -88,7 +91,25 @@ typedef struct uring_state {
      * released meanwhile: its tag then no longer matches). */
     uint64_t *waiting;
     size_t nwaiting, waiting_cap;
+    bool have_splice;
 } uring_state;
+
+/* File segments (coil_transport_write_file) go file -> pipe -> socket with
+ * two linked IORING_OP_SPLICE requests, so the bytes never enter user
+ * space. The pipe is the transport's, made on its first file segment. If
+ * the socket takes fewer bytes than the pipe holds, the rest stays there and
+ * the next send drains the pipe first. Where splice does not work for a
+ * file, pieces are read into `buf` and sent. */
+#define FILE_BUF 65536
+typedef struct file_ctx {
+    int rd, wr;       /* the pipe */
+    size_t cap;       /* pipe capacity: bytes per splice pair */
+    size_t in_pipe;   /* spliced in, not yet out */
+    int in_err;       /* the failed SPLICE_IN's result, if any */
+    bool busy;        /* a splice is in flight */
+    bool no_splice;   /* splice refused this file: read and send instead */
+    char *buf;
+} file_ctx;
 
 typedef struct connect_ctx {
     coil_address addr;
@@ -264,6 +285,7 @@ static int probe(uring_state *s)
     struct io_uring_probe *pr = io_uring_get_probe_ring(&s->ring);
     if (!pr)
         return -ENOSYS;
+    s->have_splice = io_uring_opcode_supported(pr, IORING_OP_SPLICE);
     int ok = io_uring_opcode_supported(pr, IORING_OP_SEND_ZC) &&
              io_uring_opcode_supported(pr, IORING_OP_ACCEPT) &&
              io_uring_opcode_supported(pr, IORING_OP_CONNECT) &&
@@ -319,8 +341,23 @@ static void uring_fini(coil_reactor *r)
 
 /* ---- closing ------------------------------------------------------------- */
 
+static void free_file_ctx(coil_transport *t)
+{
+    file_ctx *f = t->be.uring.file_ctx;
+    if (!f)
+        return;
+    if (f->rd >= 0) {
+        close(f->rd);
+        close(f->wr);
+    }
+    free(f->buf);
+    free(f);
+    t->be.uring.file_ctx = NULL;
+}
+
 static void free_transport_extras(coil_transport *t)
 {
+    free_file_ctx(t);
     free(t->be.uring.iov);
     free(t->be.uring.msg);
     free(t->be.uring.connect_ctx);
@@ -365,6 +402,12 @@ static void uring_close(coil_transport *t, bool abort)
     if (abort)
         coil__sock_set_abortive(t->fd);
     t->be.uring.sq_wait &= W_CANCEL_ALL; /* nothing new starts on a closing handle */
+    file_ctx *f = t->be.uring.file_ctx;
+    /* A splice into the socket runs in a kernel worker and blocks while the
+     * peer does not read; a cancel by fd may miss it while it still waits
+     * for its linked first half. Shutting the socket down ends it. */
+    if (f && f->busy)
+        shutdown(t->fd, SHUT_RDWR);
     if (t->h.inflight > 0)
         cancel_all(&t->h, t->fd);
     maybe_finish_close(&t->h);
@@ -450,9 +493,131 @@ static void on_recv(coil_reactor *r, coil_transport *t, int res, unsigned flags)
 
 /* ---- sending ------------------------------------------------------------- */
 
+static file_ctx *get_file_ctx(coil_transport *t)
+{
+    file_ctx *f = t->be.uring.file_ctx;
+    if (f)
+        return f;
+    f = calloc(1, sizeof(*f));
+    if (!f)
+        return NULL;
+    int p[2];
+    f->rd = f->wr = -1;
+    if (!state(t->h.r)->have_splice || pipe2(p, O_CLOEXEC) < 0) {
+        f->no_splice = true;
+    } else {
+        f->rd = p[0];
+        f->wr = p[1];
+        int cap = fcntl(f->wr, F_GETPIPE_SZ);
+        f->cap = cap > 0 ? (size_t)cap : 65536;
+    }
+    t->be.uring.file_ctx = f;
+    return f;
+}
+
+/* Send from the file segment at the head of the queue. */
+static void send_file(coil_transport *t, int fd, int64_t off, size_t len)
+{
+    uring_state *s = state(t->h.r);
+    file_ctx *f = get_file_ctx(t);
+    if (!f) {
+        coil__transport_on_sent(t, -ENOMEM);
+        return;
+    }
+    if (f->no_splice) {
+        if (!f->buf && !(f->buf = malloc(FILE_BUF))) {
+            coil__transport_on_sent(t, -ENOMEM);
+            return;
+        }
+        ssize_t got = pread(fd, f->buf, len < FILE_BUF ? len : FILE_BUF, (off_t)off);
+        if (got <= 0) {
+            coil__transport_on_sent(t, got == 0 ? -EIO : -errno);
+            return;
+        }
+        struct io_uring_sqe *sqe = op_sqe(&t->h, OP_SEND);
+        if (!sqe) { /* the SQ is full: the send is issued again later */
+            defer_op(&t->h, W_SEND);
+            return;
+        }
+        io_uring_prep_send(sqe, t->fd, f->buf, (size_t)got, MSG_NOSIGNAL);
+        return;
+    }
+    f->busy = true;
+    if (f->in_pipe > 0) { /* what the socket did not take last time */
+        struct io_uring_sqe *sqe = op_sqe(&t->h, OP_SPLICE_OUT);
+        if (!sqe) {
+            f->busy = false;
+            defer_op(&t->h, W_SEND);
+            return;
+        }
+        io_uring_prep_splice(sqe, f->rd, -1, t->fd, -1, (unsigned)f->in_pipe, 0);
+        return;
+    }
+    size_t n = len < f->cap ? len : f->cap;
+    f->in_err = 0;
+    if (io_uring_sq_space_left(&s->ring) < 2) { /* keep the link in one submit */
+        io_uring_submit(&s->ring);
+        t->h.r->stats.submits++;
+    }
+    struct io_uring_sqe *in = op_sqe(&t->h, OP_SPLICE_IN);
+    if (!in) {
+        f->busy = false;
+        defer_op(&t->h, W_SEND);
+        return;
+    }
+    io_uring_prep_splice(in, fd, off, f->wr, -1, (unsigned)n, 0);
+    in->flags |= IOSQE_IO_LINK;
+    struct io_uring_sqe *out = op_sqe(&t->h, OP_SPLICE_OUT);
+    io_uring_prep_splice(out, f->rd, -1, t->fd, -1, (unsigned)n, 0);
+}
+
+static void on_splice_in(coil_transport *t, int res)
+{
+    file_ctx *f = t->be.uring.file_ctx;
+    if (res > 0)
+        f->in_pipe += (size_t)res;
+    else
+        f->in_err = res == 0 ? -EIO : res; /* 0: the file ended early */
+}
+
+static void on_splice_out(coil_transport *t, int res)
+{
+    file_ctx *f = t->be.uring.file_ctx;
+    f->busy = false;
+    if (res > 0) {
+        f->in_pipe -= (size_t)res;
+        coil__transport_on_sent(t, res);
+        return;
+    }
+    if (res == -ECANCELED && !t->h.closing) {
+        /* The first half was short or failed, which broke the link. */
+        int fd;
+        int64_t off;
+        size_t len;
+        if (f->in_err == -EINVAL || f->in_err == -EOPNOTSUPP)
+            f->no_splice = true; /* this file cannot be spliced: read it */
+        else if (f->in_pipe == 0) {
+            coil__transport_on_sent(t, f->in_err ? f->in_err : -EIO);
+            return;
+        }
+        if (coil__outq_head_file(&t->outq, &fd, &off, &len)) {
+            send_file(t, fd, off, len);
+            return;
+        }
+    }
+    coil__transport_on_sent(t, res == 0 ? -EPIPE : res);
+}
+
 static void uring_send(coil_transport *t)
 {
     uring_state *s = state(t->h.r);
+    int ffd;
+    int64_t foff;
+    size_t flen;
+    if (coil__outq_head_file(&t->outq, &ffd, &foff, &flen)) {
+        send_file(t, ffd, foff, flen);
+        return;
+    }
     struct iovec one;
     size_t total;
     int n = coil__outq_peek(&t->outq, &one, 1, &total);
@@ -882,6 +1047,12 @@ static void dispatch(coil_reactor *r, const cqe_copy *c)
     }
     case OP_RECVMSG:
         on_recvmsg(r, (coil_datagram_port *)h, c->res, c->flags);
+        break;
+    case OP_SPLICE_IN:
+        on_splice_in((coil_transport *)h, c->res);
+        break;
+    case OP_SPLICE_OUT:
+        on_splice_out((coil_transport *)h, c->res);
         break;
     case OP_LINK_TIMEOUT:
     case OP_CANCEL:

@@ -31,6 +31,7 @@ static const coild_plugin *const plugins[] = {&coild_echo_plugin, &coild_qotd_pl
                                               &coild_proxy_plugin,
                                               &coild_udpecho_plugin,
                                               &coild_chat_plugin,
+                                              &coild_web_plugin,
 };
 #define NPLUGINS (sizeof(plugins) / sizeof(plugins[0]))
 

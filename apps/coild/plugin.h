@@ -26,6 +26,7 @@ extern const coild_plugin coild_qotd_plugin;
 extern const coild_plugin coild_proxy_plugin;
 extern const coild_plugin coild_udpecho_plugin;
 extern const coild_plugin coild_chat_plugin;
+extern const coild_plugin coild_web_plugin;
 
 /* Listen on a server endpoint description ("8000", "tcp:8000:interface=
  * 127.0.0.1", "unix:/run/e.sock:mode=600", "haproxy:tcp:9000",

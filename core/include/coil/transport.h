@@ -17,6 +17,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/uio.h>
 
 #include "address.h"
@@ -51,6 +52,22 @@ typedef void (*coil_release_fn)(void *arg, const void *data, size_t len);
  * release is never called and the buffer stays the caller's. */
 COIL_API int coil_transport_write_borrowed(coil_transport *t, const void *data, size_t len,
                                            coil_release_fn release, void *arg);
+
+/* Queue `len` bytes of the open file `fd` starting at `offset`, in order
+ * with the other writes, without copying them through user space where the
+ * backend can: sendfile(2) on the poll backend, splice(2) through a pipe on
+ * io_uring; where neither works for this file, coil reads and sends it
+ * piecewise. The bytes count in coil_transport_write_buffer_size() (and
+ * against the high-water mark) until sent, though they are never held in
+ * memory. The caller keeps `fd` open and the file's bytes in that range
+ * unchanged until release(arg, NULL, len) runs, exactly once: after the
+ * bytes were sent, or when the connection is lost or aborted first; it runs
+ * from the loop or from coil_reactor_free(). A file shorter than promised
+ * fails the connection (connection_lost(-EIO)). If this returns an error
+ * (-ENOTCONN as coil_transport_write(), -EINVAL for len 0, a NULL release,
+ * a negative fd or offset, -ENOMEM) release is never called. */
+COIL_API int coil_transport_write_file(coil_transport *t, int fd, int64_t offset, size_t len,
+                                       coil_release_fn release, void *arg);
 
 /* Orderly close: stop reading, send everything queued (including writes
  * made later), then close; connection_lost(0) follows. Idempotent. */
