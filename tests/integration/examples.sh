@@ -109,6 +109,36 @@ kill -TERM "$client_pid"
 wait_exit "$client_pid" 15 || die "reconnecting_client did not stop on SIGTERM"
 [ "$EXIT_STATUS" -eq 0 ] || die "reconnecting_client exited $EXIT_STATUS"
 
+# Chapter 7: the same echo server and client over TLS, by description
+# alone (a TLS build; throw-away certificates).
+tls_port=$(free_port)
+set +e
+timeout 10 "$EX/echo_server" "ssl:0:privateKey=/nonexistent.pem" >"$WORK/tlsprobe.log" 2>&1
+set -e
+if grep -q "built without TLS" "$WORK/tlsprobe.log"; then
+    log "chapter 7 skipped: this build has no TLS"
+else
+    rc=0
+    bash "$HERE/../tls/make_certs.sh" "$WORK/certs" || rc=$?
+    [ $rc -eq 0 ] || die "make_certs.sh failed ($rc)"
+    spawn "$WORK/tlsecho.log" "$EX/echo_server" \
+        "ssl:$tls_port:interface=127.0.0.1:privateKey=$WORK/certs/server.key:certKey=$WORK/certs/server.pem"
+    tls_pid=$SPAWNED_PID
+    wait_for_line "$WORK/tlsecho.log" "echoing on ssl:$tls_port" "$tls_pid" ||
+        die "echo_server on ssl: did not start: $(cat "$WORK/tlsecho.log")"
+    reply=$(timeout 10 "$EX/endpoint_client" \
+        "tls:127.0.0.1:$tls_port:trustRoots=$WORK/certs/ca.pem" "over tls")
+    [ "$reply" = "over tls" ] || die "endpoint_client (tls) got '$reply'"
+    # Without the CA the certificate is refused, and the client says why.
+    set +e
+    timeout 10 "$EX/endpoint_client" "tls:127.0.0.1:$tls_port" x >"$WORK/untrusted.log" 2>&1
+    rc=$?
+    set -e
+    [ $rc -eq 1 ] || die "tls client without the CA: exit $rc, $(cat "$WORK/untrusted.log")"
+    grep -qi "certificate" "$WORK/untrusted.log" ||
+        die "no reason given: $(cat "$WORK/untrusted.log")"
+fi
+
 # Chapter 6: the application module under coild, in the foreground.
 app_port=$(free_port)
 spawn "$WORK/app.log" "$COILD" -n --reactor="$BACKEND" -y "$EX/echo_app.so" \
