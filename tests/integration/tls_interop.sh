@@ -33,7 +33,7 @@ start_ssl_coild() {
     for _attempt in 1 2 3 4 5; do
         COILD_PORT=$(free_port)
         COILD_LOG="$WORK/$name.log"
-        spawn "$COILD_LOG" "$COILD" --reactor="$BACKEND" --log-level=info echo \
+        spawn "$COILD_LOG" "$COILD" -n --reactor="$BACKEND" --log-level=info echo \
             --port "$prefix:$COILD_PORT:interface=127.0.0.1:privateKey=$C/server.key:certKey=$C/server.pem"
         COILD_PID=$SPAWNED_PID
         if wait_for_line "$COILD_LOG" "coild: listening on 127.0.0.1:$COILD_PORT" "$COILD_PID"; then

@@ -20,7 +20,7 @@ bash "$HERE/../tls/make_certs.sh" "$C" || skip "cannot make certificates"
 for _attempt in 1 2 3 4 5; do
     COILD_PORT=$(free_port)
     COILD_LOG="$WORK/coild.log"
-    spawn "$COILD_LOG" "$COILD" --reactor="$BACKEND" --log-level=info echo \
+    spawn "$COILD_LOG" "$COILD" -n --reactor="$BACKEND" --log-level=info echo \
         --port "ssl:$COILD_PORT:interface=127.0.0.1:privateKey=$C/server.key:certKey=$C/server.pem:dhParameters=$C/dh.pem"
     COILD_PID=$SPAWNED_PID
     wait_for_line "$COILD_LOG" "coild: listening on 127.0.0.1:$COILD_PORT" "$COILD_PID" && break
