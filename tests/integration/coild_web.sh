@@ -244,4 +244,27 @@ out=$(timeout 30 "$PY" "$HERE/webclient.py" reset "$COILD_PORT" /big.bin)
 out=$(timeout 30 "$PY" "$HERE/webclient.py" pipeline "$COILD_PORT" /1.txt /big.bin /mid.bin /2.txt | tr '\n' '|')
 [ "$out" = "200 one|200 (3000000 bytes)|200 (100000 bytes)|200 two|" ] || die "pipelining (copy): $out"
 stop_coild
+# ---- HTTPS: the same server on an ssl: port, checked by curl against the
+# test CA (a TLS build; throw-away certificates)
+if ! timeout 10 "$COILD" -n web --path "$ROOT" --port ssl:0:privateKey=/nonexistent 2>&1 |
+        grep -q "built without TLS"; then
+    rc=0
+    bash "$HERE/../tls/make_certs.sh" "$WORK/certs" || rc=$?
+    [ $rc -eq 0 ] || die "make_certs.sh failed ($rc)"
+    TLS_PORT=$(free_port)
+    spawn "$WORK/https.log" "$COILD" -n --reactor="$BACKEND" web --path "$ROOT" \
+        --port "ssl:$TLS_PORT:interface=127.0.0.1:privateKey=$WORK/certs/server.key:certKey=$WORK/certs/server.pem"
+    HTTPS_PID=$SPAWNED_PID
+    wait_for_line "$WORK/https.log" "listening on 127.0.0.1:$TLS_PORT" "$HTTPS_PID" ||
+        die "coild web on ssl: did not start: $(cat "$WORK/https.log")"
+    timeout 20 curl -sS --cacert "$WORK/certs/ca.pem" -o "$WORK/https.body" \
+        "https://127.0.0.1:$TLS_PORT/hello.txt" || die "curl --cacert failed"
+    cmp -s "$WORK/https.body" "$ROOT/hello.txt" || die "https: wrong body"
+    # Without the CA, curl refuses the certificate.
+    if timeout 20 curl -sS -o /dev/null "https://127.0.0.1:$TLS_PORT/hello.txt" 2>/dev/null; then
+        die "curl accepted a certificate from an unknown CA"
+    fi
+    kill -TERM "$HTTPS_PID"
+    wait_exit "$HTTPS_PID" 15 || die "coild web (ssl:) did not stop"
+fi
 log "ok ($BACKEND)"

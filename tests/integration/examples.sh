@@ -137,6 +137,19 @@ else
     [ $rc -eq 1 ] || die "tls client without the CA: exit $rc, $(cat "$WORK/untrusted.log")"
     grep -qi "certificate" "$WORK/untrusted.log" ||
         die "no reason given: $(cat "$WORK/untrusted.log")"
+    # Chapter 5's reconnecting client (a ClientService) over tls: as well.
+    spawn "$WORK/tlsreconnect.log" "$EX/reconnecting_client" \
+        "tls:127.0.0.1:$tls_port:trustRoots=$WORK/certs/ca.pem"
+    tlsr_pid=$SPAWNED_PID
+    for _ in $(seq 200); do
+        grep -q '^hello again$' "$WORK/tlsreconnect.log" && break
+        alive "$tlsr_pid" || die "reconnecting_client (tls) exited: $(cat "$WORK/tlsreconnect.log")"
+        sleep 0.05
+    done
+    grep -q '^hello again$' "$WORK/tlsreconnect.log" ||
+        die "reconnecting_client over tls: $(cat "$WORK/tlsreconnect.log")"
+    kill -TERM "$tlsr_pid"
+    wait_exit "$tlsr_pid" 15 || die "reconnecting_client (tls) did not stop"
 fi
 
 # Chapter 6: the application module under coild, in the foreground.
