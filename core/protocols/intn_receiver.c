@@ -23,7 +23,7 @@ static size_t decode(const unsigned char *p, unsigned prefix)
 
 static void drain(coil__receiver *rx)
 {
-    coil_intn_receiver *r = COIL__CONTAINER(rx, coil_intn_receiver, priv);
+    coil_intn_receiver *r = COIL_CONTAINER_OF(rx, coil_intn_receiver, priv);
     unsigned prefix = r->prefix_length;
     while (!coil__rx_stopped(rx)) {
         size_t n;

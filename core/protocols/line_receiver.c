@@ -28,7 +28,7 @@ static void line_length_exceeded(coil_line_receiver *lr, const char *data, size_
 
 static void drain(coil__receiver *rx)
 {
-    coil_line_receiver *lr = COIL__CONTAINER(rx, coil_line_receiver, priv);
+    coil_line_receiver *lr = COIL_CONTAINER_OF(rx, coil_line_receiver, priv);
     while (!coil__rx_stopped(rx)) {
         size_t n;
         const char *p = coil__rx_peek(rx, &n);

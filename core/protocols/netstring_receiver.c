@@ -60,7 +60,7 @@ static long parse_header(const char *p, size_t n, size_t max, size_t *length)
 
 static void drain(coil__receiver *rx)
 {
-    coil_netstring_receiver *r = COIL__CONTAINER(rx, coil_netstring_receiver, priv);
+    coil_netstring_receiver *r = COIL_CONTAINER_OF(rx, coil_netstring_receiver, priv);
     while (!coil__rx_stopped(rx)) {
         size_t n, length = 0;
         const char *p = coil__rx_peek(rx, &n);

@@ -13,17 +13,17 @@
 
 static void producer_pause(coil_producer *p)
 {
-    coil__rx_pause(COIL__CONTAINER(p, coil__receiver, producer));
+    coil__rx_pause(COIL_CONTAINER_OF(p, coil__receiver, producer));
 }
 
 static void producer_resume(coil_producer *p)
 {
-    coil__rx_resume(COIL__CONTAINER(p, coil__receiver, producer));
+    coil__rx_resume(COIL_CONTAINER_OF(p, coil__receiver, producer));
 }
 
 static void producer_stop(coil_producer *p)
 {
-    coil__rx_stop(COIL__CONTAINER(p, coil__receiver, producer));
+    coil__rx_stop(COIL_CONTAINER_OF(p, coil__receiver, producer));
 }
 
 static const coil_producer_ops rx_producer_ops = {

@@ -22,9 +22,9 @@
 
 #include <coil/basic.h>
 #include <coil/transport.h>
+#include <coil/util.h>
 
 #define COIL__BASIC_LOG "coil.basic"
-#define COIL__CONTAINER(ptr, T, member) ((T *)(void *)((char *)(ptr)-offsetof(T, member)))
 
 void coil__rx_init(coil__receiver *rx, coil_protocol *proto, void (*drain)(coil__receiver *rx));
 /* Feed bytes: parse them now (drain), or queue them if a callback runs. */
