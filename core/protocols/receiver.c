@@ -61,6 +61,8 @@ static int grow(char **buf, size_t *cap, size_t need)
  * pointer into buf (it may move). */
 static int region_append(coil__receiver *rx, const void *data, size_t len)
 {
+    if (len == 0)
+        return 0; /* nothing to add (and buf may still be NULL) */
     if (rx->len == 0)
         rx->off = 0;
     else if (rx->off && rx->off + rx->len + len > rx->cap) {

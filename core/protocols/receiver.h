@@ -37,7 +37,7 @@ static inline const char *coil__rx_peek(const coil__receiver *rx, size_t *n)
         return rx->ext;
     }
     *n = rx->len;
-    return rx->buf + rx->off;
+    return rx->buf ? rx->buf + rx->off : NULL; /* NULL + 0 is undefined */
 }
 /* Drop n bytes from the front of the region (their memory stays valid
  * until the next after_callback). */
