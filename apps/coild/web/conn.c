@@ -44,6 +44,7 @@ typedef struct web_conn {
     bool body_keep_alive;
     double last_active;
     coil_delayed_call *idle;
+    coil_delayed_call *linger; /* after finish(): the end of the lingering close */
     char client[COIL_ADDRESS_STRLEN];
 } web_conn;
 
@@ -64,7 +65,23 @@ static double now_s(web_conn *c)
 
 /* ---- ending ---------------------------------------------------------------- */
 
-/* No more requests on this connection: send what is queued, then close. */
+/* How long a finished connection keeps reading (and dropping) what the
+ * client still sends, as nginx's lingering close. */
+#define LINGER_SECONDS 5.0
+
+static void linger_over(void *arg)
+{
+    web_conn *c = arg;
+    c->linger = NULL;
+    coil_transport_lose_connection(c->proto.transport);
+}
+
+/* No more requests on this connection: send what is queued, then close.
+ * The write side is shut down first (FIN once the queue is sent) and what
+ * the client still sends is read and dropped until it closes, or for
+ * LINGER_SECONDS: a client still uploading a request body (a 413) then
+ * reads the response instead of a reset that our close with unread bytes
+ * would send. */
 static void finish(web_conn *c)
 {
     if (c->done)
@@ -72,7 +89,15 @@ static void finish(web_conn *c)
     c->done = true;
     coil_transport *t = c->proto.transport;
     coil_transport_unregister_producer(t); /* else coil would wait for it */
-    coil_transport_lose_connection(t);
+    free(c->stash); /* requests behind this one are never answered */
+    c->stash = NULL;
+    c->stash_len = 0;
+    if (c->reading_paused) {
+        c->reading_paused = false;
+        coil_transport_resume_reading(t); /* read to drop */
+    }
+    coil_transport_lose_write_connection(t);
+    c->linger = coil_reactor_call_later(c->srv->r, LINGER_SECONDS, linger_over, c);
 }
 
 static void abort_conn(web_conn *c)
@@ -577,6 +602,8 @@ static void conn_lost(coil_protocol *p, int reason)
     web_conn *c = conn_of(p);
     if (c->idle)
         coil_delayed_call_cancel(c->idle);
+    if (c->linger)
+        coil_delayed_call_cancel(c->linger);
     if (c->body)
         web_file_unref(c->body);
     free(c->stash);
