@@ -250,6 +250,7 @@ struct coil_reactor {
     long next_trigger_id;
     size_t trigger_waits; /* trigger Deferreds not yet fired */
     bool awaiting_triggers;
+    bool shutdown_abort; /* this run's shutdown aborts (RST) what is open */
     /* signals */
     coil__watch *sigwatch;
     int sig_pipe[2];

@@ -562,6 +562,11 @@ int coil_reactor_iterate(coil_reactor *r, double timeout)
     return rc;
 }
 
+void coil_reactor_set_shutdown_abort(coil_reactor *r, bool abort)
+{
+    r->shutdown_abort = abort;
+}
+
 void coil_reactor_stop(coil_reactor *r)
 {
     r->stop_requested = true;
@@ -661,7 +666,7 @@ static void disconnect_all(coil_reactor *r)
         if (h->closing)
             continue;
         if (h->type == COIL__H_TRANSPORT)
-            coil__transport_close((coil_transport *)h, COIL_ESHUTDOWN, false);
+            coil__transport_close((coil_transport *)h, COIL_ESHUTDOWN, r->shutdown_abort);
         else if (h->type == COIL__H_PORT)
             coil_port_stop_listening((coil_port *)h, NULL, NULL);
         else if (h->type == COIL__H_DGRAM)
@@ -711,6 +716,7 @@ int coil_reactor_run(coil_reactor *r)
     /* Not running any more: a pending stop request must not count as work
      * in the loop below (it would spin forever). */
     r->running = false;
+    r->shutdown_abort = false; /* for this run only */
     r->stop_requested = false;
     /* Calls queued by shutdown callbacks still run once. */
     while (coil__reactor_has_work(r) && drc >= 0)

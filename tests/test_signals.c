@@ -525,6 +525,56 @@ static void stop_before_run_is_kept(void **state)
     t_teardown(r);
 }
 
+/* coil_reactor_set_shutdown_abort(): the shutdown resets what is still
+ * open (the peer reads ECONNRESET), connection_lost still gets
+ * COIL_ESHUTDOWN; the next run closes in order again. */
+static bool one_open(void *arg)
+{
+    return ((t_factory *)arg)->open == 1;
+}
+
+static int last_lost_reason;
+
+static void record_lost_reason(t_conn *c, int reason)
+{
+    last_lost_reason = reason;
+}
+
+static void shutdown_abort_resets_open_connections(void **state)
+{
+    coil_reactor *r = sig_reactor();
+    for (int round = 0; round < 2; round++) {
+        t_factory f;
+        t_factory_init(&f);
+        f.on_lost = record_lost_reason;
+        last_lost_reason = 1;
+        uint16_t port;
+        t_listen_tcp(r, &f.base, &port);
+        int fd = t_peer_connect_tcp(port);
+        assert_true(fd >= 0);
+        t_run_until(r, one_open, &f, 10);
+        if (round == 0)
+            coil_reactor_set_shutdown_abort(r, true);
+        coil_reactor_call_soon(r, stop_reactor, r);
+        watchdog dog;
+        watchdog_arm(&dog, r, 15);
+        assert_int_equal(coil_reactor_run(r), 0);
+        watchdog_disarm(&dog);
+        assert_int_equal(f.lost, 1);
+        assert_int_equal(last_lost_reason, COIL_ESHUTDOWN);
+        char b;
+        ssize_t n = recv(fd, &b, 1, 0);
+        if (round == 0) {
+            assert_int_equal(n, -1);
+            assert_int_equal(errno, ECONNRESET);
+        } else {
+            assert_int_equal(n, 0); /* an orderly FIN: the flag was for one run */
+        }
+        close(fd);
+    }
+    t_teardown(r);
+}
+
 /* ---- system event triggers -------------------------------------------------- */
 
 typedef struct tlog {
@@ -698,6 +748,8 @@ int main(void)
         BOTH_MODES(shutdown_triggers_in_order),
         BOTH_MODES(ignored_sigint_stays_ignored),
         BOTH_MODES(stop_before_run_is_kept),
+        cmocka_unit_test_setup_teardown(shutdown_abort_resets_open_connections, use_signalfd,
+                                        reset_env),
         cmocka_unit_test_setup_teardown(startup_triggers_fire_once_in_order, use_signalfd,
                                         reset_env),
     };

@@ -4,7 +4,7 @@
  * start it now, and stop it in the "before shutdown" phase through its
  * services' Deferreds, which the reactor waits for. The wait is bounded
  * (--shutdown-timeout): after that the stop is given up and the reactor's
- * "during shutdown" phase closes the connections that are left.
+ * "during shutdown" phase aborts the connections that are left (RST).
  */
 #include <errno.h>
 
@@ -22,9 +22,10 @@ static coil_result stop_timed_out(coil_result result, double timeout, void *arg)
 {
     coil_result_release(result);
     coil_log(COIL_LOG_WARN, "coild",
-             "The services did not stop within %g s (--shutdown-timeout); closing the remaining "
+             "The services did not stop within %g s (--shutdown-timeout); aborting the remaining "
              "connections.",
              timeout);
+    coil_reactor_set_shutdown_abort(ctx.r, true);
     return coil_result_none();
 }
 

@@ -83,7 +83,7 @@ void coild_options_usage(FILE *out)
             "      --log-level=LEVEL     debug, info, warn, error (default: info)\n"
             "      --log-format=FMT      text or json (default: text)\n"
             "      --shutdown-timeout=S  seconds the services get to stop on SIGTERM\n"
-            "                            before connections are closed (default 30)\n"
+            "                            before connections are aborted (default 30)\n"
             "      --stats-interval=S    log the reactor's counters every S seconds\n"
             "  -h, --help, --version\n");
 }

@@ -102,6 +102,13 @@ COIL_API int coil_reactor_run(coil_reactor *r);
  * error and stop" from their errback must not leave run() waiting forever.) */
 COIL_API void coil_reactor_stop(coil_reactor *r);
 
+/* Make the current (or next) run's shutdown abort the connections still
+ * open, as abort_connection() does (RST, queued bytes dropped), instead of
+ * closing them in order; their connection_lost still gets COIL_ESHUTDOWN.
+ * For a bounded shutdown (coild --shutdown-timeout): call it when the
+ * bound passes, from a "before shutdown" trigger. Reset when run() returns. */
+COIL_API void coil_reactor_set_shutdown_abort(coil_reactor *r, bool abort);
+
 /* Run one loop turn, waiting at most `timeout` seconds (0: do not block;
  * negative: until something happens) (Twisted's reactor.iterate). No system
  * event triggers fire. Returns 0 or a negative errno. */
