@@ -308,6 +308,9 @@ void coil__deliver_held(coil_reactor *r);
 coil_transport *coil__transport_new(coil_reactor *r, int fd, bool tcp);
 void coil__transport_attach(coil_transport *t, coil_protocol *p);
 void coil__transport_close(coil_transport *t, int reason, bool abort);
+/* A transport as a push producer (coil_transport_producer()); plain and
+ * wrapped transports share it. */
+extern const coil_producer_ops coil__transport_self_producer_ops;
 /* Report `peer` and `host` (either may be NULL: keep the socket's) from
  * coil_transport_get_peer()/get_host() from now on (a PROXY header's
  * addresses). 0 or -ENOMEM. */

@@ -19,7 +19,6 @@
  * data_received call (Twisted's read size). */
 #define HELD_SLICE 65536
 
-static const coil_producer_ops self_producer_ops;
 
 coil_transport *coil__transport_new(coil_reactor *r, int fd, bool tcp)
 {
@@ -35,7 +34,7 @@ coil_transport *coil__transport_new(coil_reactor *r, int fd, bool tcp)
     t->flags = tcp ? COIL__T_TCP : 0;
     t->high_water = 65536; /* Twisted's bufferSize */
     t->low_water = 0;
-    t->self_producer.ops = &self_producer_ops;
+    t->self_producer.ops = &coil__transport_self_producer_ops;
     return t;
 }
 
@@ -526,7 +525,8 @@ static void self_stop(coil_producer *p)
     coil_transport_lose_connection(self_of(p));
 }
 
-static const coil_producer_ops self_producer_ops = {self_pause, self_resume, self_stop};
+/* Shared with wrapped (outer) transports: it only calls public functions. */
+const coil_producer_ops coil__transport_self_producer_ops = {self_pause, self_resume, self_stop};
 
 coil_producer *coil_transport_producer(coil_transport *t)
 {

@@ -26,7 +26,6 @@ typedef struct outer {
     coil_delayed_call *later;   /* delivery of held bytes from the loop */
 } outer;
 
-static const coil_producer_ops outer_self_ops;
 
 static outer *get_outer(coil_wrap *w)
 {
@@ -41,7 +40,9 @@ static outer *get_outer(coil_wrap *w)
     o->t.h.r = coil_transport_reactor(inner);
     o->t.fd = -1;
     o->t.wrap = w;
-    o->t.self_producer.ops = &outer_self_ops;
+    /* The transport as a producer: its ops call the public functions, which
+     * reach the wrapper on their own. */
+    o->t.self_producer.ops = &coil__transport_self_producer_ops;
     w->outer = &o->t;
     return o;
 }
@@ -399,26 +400,3 @@ int coil__wrap_set_option(coil_transport *t, bool keepalive, bool on)
                      : coil_transport_set_tcp_nodelay(inner_of(t), on);
 }
 
-/* ---- the outer transport as a producer ----------------------------------- */
-
-static coil_transport *self_of(coil_producer *p)
-{
-    return (coil_transport *)((char *)p - offsetof(coil_transport, self_producer));
-}
-
-static void self_pause(coil_producer *p)
-{
-    coil_transport_pause_reading(self_of(p));
-}
-
-static void self_resume(coil_producer *p)
-{
-    coil_transport_resume_reading(self_of(p));
-}
-
-static void self_stop(coil_producer *p)
-{
-    coil_transport_lose_connection(self_of(p));
-}
-
-static const coil_producer_ops outer_self_ops = {self_pause, self_resume, self_stop};

@@ -154,6 +154,7 @@ static int serve(const coild_config *c, command *cmd, const char *pidfile, long 
     }
 
     coil_application app;
+    bool ran = false; /* the reactor ran: its shutdown stopped the services */
     coil_application_init(&app, cmd->name);
     coild_listen_set_application(&app);
     if (cmd->builtin)
@@ -220,19 +221,11 @@ static int serve(const coild_config *c, command *cmd, const char *pidfile, long 
         coil_log(COIL_LOG_ERROR, "coild", "reactor failed: %s", coil_strerror(rc));
         status = 1;
     }
-    coild_log_use_observer(NULL, NULL);
-    if (app.destroy)
-        app.destroy(&app);
-    coil_reactor_free(r);
-    coild_listen_cleanup();
-    coil_application_fini(&app);
-    if (pidfile)
-        coild_pidfile_remove(pidfile);
-    coil_log(COIL_LOG_INFO, "coild", "Server Shut Down.");
-    return status;
+    ran = true;
 
 out:
-    coild_stop_started(r, &app.service);
+    if (!ran)
+        coild_stop_started(r, &app.service);
     coild_log_use_observer(NULL, NULL);
     if (app.destroy)
         app.destroy(&app);
@@ -241,6 +234,8 @@ out:
     coil_application_fini(&app);
     if (pidfile)
         coild_pidfile_remove(pidfile);
+    if (ran)
+        coil_log(COIL_LOG_INFO, "coild", "Server Shut Down.");
     return status;
 
 early: /* before the application existed */
