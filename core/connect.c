@@ -2,7 +2,6 @@
 /* Outgoing connections: a connector is a transport in the CONNECTING state. */
 #include <errno.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 #include "internal.h"
 
@@ -13,19 +12,12 @@ static int connect_to(coil_reactor *r, const coil_address *addr, const coil_conn
     int family = coil_address_family(addr);
     if (family != AF_INET && family != AF_INET6 && family != AF_UNIX)
         return -EAFNOSUPPORT;
-    int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int fd = r->be->connect_socket(family, o.bind_address);
     if (fd < 0)
-        return -errno;
-    if (o.bind_address && bind(fd, &o.bind_address->u.sa, o.bind_address->len) < 0) {
-        int rc = -errno;
-        close(fd);
-        return rc;
-    }
-    if (family != AF_UNIX)
-        coil__set_tcp_defaults(fd); /* before connecting: one call, kept by the socket */
+        return fd;
     coil_transport *t = coil__transport_new(r, fd, family != AF_UNIX);
     if (!t) {
-        close(fd);
+        r->be->discard(fd);
         return -ENOMEM;
     }
     t->flags |= COIL__T_CONNECTING;

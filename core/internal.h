@@ -26,6 +26,14 @@
 
 typedef struct coil__backend_ops coil__backend_ops;
 
+/* How to set up a listening socket (backend op listen_socket). */
+typedef struct coil__listen_params {
+    int backlog;
+    bool reuse_port, ipv6_only;   /* TCP only */
+    const char *unix_path;        /* a filesystem UNIX path to chmod, or NULL */
+    unsigned unix_mode;
+} coil__listen_params;
+
 #ifdef __linux__
 #define COIL_HAVE_EPOLL 1
 #endif
@@ -201,8 +209,19 @@ struct coil__backend_ops {
      * with coil__handle_closed() once nothing is in flight. */
     int (*dgram_start)(coil_datagram_port *u);
     void (*dgram_close)(coil_datagram_port *u);
-    /* Socket operations on a transport's descriptor (socket.c has the plain
-     * system-call versions both backends use today). 0 or a negative errno. */
+    /* Creating stream sockets (socket.c has the plain system-call versions
+     * both backends use today). Each returns the new descriptor or a
+     * negative errno, and leaves nothing open on failure. */
+    int (*listen_socket)(const coil_address *addr, const coil__listen_params *lp,
+                         coil_address *bound);
+    /* Take over `fd` from another owner (closed on failure); *blocking:
+     * the shared description is blocking (accept once per readiness). */
+    int (*adopt_socket)(int fd, bool *blocking, coil_address *bound);
+    int (*connect_socket)(int family, const coil_address *bind_to);
+    /* Close a descriptor no handle owns: a connection accepted as its port
+     * closed, or one the core could not wrap in a transport. */
+    void (*discard)(int fd);
+    /* Socket operations on a transport's descriptor. 0 or a negative errno. */
     int (*setsockopt)(coil_transport *t, int level, int name, int value);
     int (*shutdown)(coil_transport *t, int how);
     int (*sockname)(coil_transport *t, bool peer, coil_address *out);
@@ -348,6 +367,10 @@ void coil__set_tcp_defaults(int fd);
 int coil__sock_setsockopt(coil_transport *t, int level, int name, int value);
 int coil__sock_shutdown(coil_transport *t, int how);
 int coil__sock_name(coil_transport *t, bool peer, coil_address *out);
+int coil__sock_listen(const coil_address *addr, const coil__listen_params *lp, coil_address *bound);
+int coil__sock_adopt(int fd, bool *blocking, coil_address *bound);
+int coil__sock_connecting(int family, const coil_address *bind_to);
+void coil__sock_discard(int fd);
 /* SO_LINGER {1, 0} before close(): the close resets the connection. */
 void coil__sock_set_abortive(int fd);
 

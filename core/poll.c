@@ -416,7 +416,9 @@ static int poll_wait(coil_reactor *r, int64_t timeout_ns)
         .read_stop = poll_read_stop, .send = poll_send, .connect = poll_connect,                   \
         .close = poll_close, .watch_start = poll_watch_start, .watch_close = poll_watch_close,     \
         .setsockopt = coil__sock_setsockopt, .shutdown = coil__sock_shutdown,                      \
-        .sockname = coil__sock_name,                                                               \
+        .sockname = coil__sock_name, .listen_socket = coil__sock_listen,                           \
+        .adopt_socket = coil__sock_adopt, .connect_socket = coil__sock_connecting,                 \
+        .discard = coil__sock_discard,                                                             \
     }
 
 const coil__backend_ops coil__poll_backend = READINESS_BACKEND("poll", poll_init);

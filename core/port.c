@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Listening ports: socket set-up, accepted connections, closing. */
 #include <errno.h>
-#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,75 +19,73 @@ static void log_cannot_listen(const char *where, int err)
     coil_log(COIL_LOG_WARN, SYS_TCP, "Couldn't listen on %s: %s.", where, coil_strerror(err));
 }
 
-static int port_new(coil_reactor *r, int fd, coil_factory *f, coil_port **out)
+/* A port for the listening descriptor `fd` bound to `bound`; on failure
+ * the descriptor is closed. */
+static int port_new(coil_reactor *r, int fd, const coil_address *bound, coil_factory *f,
+                    coil_port **out)
 {
     coil_port *p = calloc(1, sizeof(*p));
-    if (!p)
-        return -ENOMEM;
-    int rc = coil__handle_init(r, &p->h, COIL__H_PORT);
+    int rc = p ? coil__handle_init(r, &p->h, COIL__H_PORT) : -ENOMEM;
     if (rc < 0) {
         free(p);
+        r->be->discard(fd);
         return rc;
     }
     p->fd = fd;
     p->factory = f;
-    socklen_t len = sizeof(p->addr.u);
-    if (getsockname(fd, &p->addr.u.sa, &len) == 0)
-        p->addr.len = len;
+    p->addr = *bound;
     *out = p;
     return 0;
 }
 
-static int port_start(coil_port *p)
+/* Start accepting on a new port; *out is set only on success. A port
+ * whose backend cannot watch it is released at once, without callbacks
+ * (its endgame still unlinks the socket file and the lock). */
+static int port_start(coil_port *p, coil_port **out)
 {
-    coil_factory_do_start(p->factory);
-    p->accepting = true;
-    int rc = p->h.r->be->port_start(p);
     char where[COIL_ADDRESS_STRLEN];
     coil_address_format(&p->addr, where, sizeof(where));
+    int rc = p->h.r->be->port_start(p);
+    if (rc < 0) {
+        log_cannot_listen(where, rc);
+        p->h.closing = true;
+        p->h.r->be->port_close(p);
+        return rc;
+    }
+    coil_factory_do_start(p->factory);
+    p->accepting = true;
     coil_log(COIL_LOG_INFO, SYS_TCP, "listening on %s", where);
-    return rc;
+    *out = p;
+    return 0;
+}
+
+static coil__listen_params listen_params(const coil_listen_options *opts)
+{
+    coil_listen_options o = opts ? *opts : (coil_listen_options){0};
+    return (coil__listen_params){.backlog = o.backlog > 0 ? o.backlog : 50,
+                                 .reuse_port = o.reuse_port,
+                                 .ipv6_only = o.ipv6_only,
+                                 .unix_mode = o.mode ? o.mode : 0666};
 }
 
 int coil_listen_tcp(coil_reactor *r, const coil_address *addr, const coil_listen_options *opts,
                     coil_factory *f, coil_port **out)
 {
-    coil_listen_options o = opts ? *opts : (coil_listen_options){0};
     char where[COIL_ADDRESS_STRLEN];
     coil_address_format(addr, where, sizeof(where));
     int family = coil_address_family(addr);
     if (family != AF_INET && family != AF_INET6)
         return -EAFNOSUPPORT;
-    int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -errno;
-    int one = 1, rc = 0;
-    /* SO_REUSEADDR as Twisted sets it on POSIX: restart without TIME_WAIT pain. */
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (o.reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
-        rc = -errno;
-    int v6only = o.ipv6_only;
-    if (rc == 0 && family == AF_INET6 &&
-        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only)) < 0)
-        rc = -errno;
-    if (rc == 0 && bind(fd, &addr->u.sa, addr->len) < 0)
-        rc = -errno;
-    if (rc == 0 && listen(fd, o.backlog > 0 ? o.backlog : 50) < 0)
-        rc = -errno;
-    /* TCP_NODELAY by default (coil__set_tcp_defaults): Linux accepted
-     * sockets inherit it from the listener, so no call per connection. */
-    if (rc == 0)
-        coil__set_tcp_defaults(fd);
+    coil__listen_params lp = listen_params(opts);
+    coil_address bound;
+    int fd = r->be->listen_socket(addr, &lp, &bound);
     coil_port *p = NULL;
-    if (rc == 0)
-        rc = port_new(r, fd, f, &p);
+    int rc = fd < 0 ? fd : port_new(r, fd, &bound, f, &p);
     if (rc < 0) {
-        close(fd);
         log_cannot_listen(where, rc);
         return rc;
     }
-    *out = p;
-    return port_start(p);
+    return port_start(p, out);
 }
 
 /* Twisted's FilesystemLock: "<path>.lock" is a symlink whose target is our
@@ -147,34 +146,23 @@ int coil_listen_unix(coil_reactor *r, const char *path, const coil_listen_option
         if (got == 0 && lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
             unlink(path); /* left behind by the dead owner of the stale lock */
     }
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        rc = -errno;
-    if (rc == 0 && bind(fd, &addr.u.sa, addr.len) < 0)
-        rc = -errno;
-    if (rc == 0 && filesystem && chmod(path, o.mode ? o.mode : 0666) < 0)
-        rc = -errno;
-    if (rc == 0 && listen(fd, o.backlog > 0 ? o.backlog : 50) < 0)
-        rc = -errno;
+    coil__listen_params lp = listen_params(opts);
+    lp.unix_path = filesystem ? path : NULL;
+    coil_address bound;
+    int fd = r->be->listen_socket(&addr, &lp, &bound);
     coil_port *p = NULL;
-    if (rc == 0)
-        rc = port_new(r, fd, f, &p);
-    if (rc == 0 && filesystem && !(p->unix_path = strdup(path)))
+    rc = fd < 0 ? fd : port_new(r, fd, &bound, f, &p);
+    if (rc == 0 && filesystem && !(p->unix_path = strdup(path))) {
         rc = -ENOMEM;
+        /* Not started yet: release the handle (and the socket) without
+         * callbacks; its endgame unlinks nothing (no unix_path). */
+        p->h.closing = true;
+        p->factory = NULL;
+        p->h.r->be->port_close(p);
+    }
     if (rc < 0) {
-        if (fd >= 0) {
-            close(fd);
-            if (rc != -EADDRINUSE && filesystem && (!p || !p->unix_path))
-                unlink(path);
-        }
-        if (p) {
-            /* Not started yet: release the handle without callbacks. */
-            p->h.closing = true;
-            free(p->unix_path);
-            p->unix_path = NULL;
-            p->factory = NULL;
-            coil__handle_closed(&p->h);
-        }
+        if (fd >= 0 && filesystem)
+            unlink(path); /* the socket file our listen_socket() made */
         if (lock) {
             unlink(lock);
             free(lock);
@@ -183,29 +171,21 @@ int coil_listen_unix(coil_reactor *r, const char *path, const coil_listen_option
         return rc;
     }
     p->lock_path = lock;
-    *out = p;
-    return port_start(p);
+    return port_start(p, out);
 }
 
 int coil_listen_adopt(coil_reactor *r, int fd, coil_factory *f, coil_port **out)
 {
-    /* The file description may be shared with another process (systemd,
-     * a parent): its status flags (O_NONBLOCK) and socket options are left
-     * as they are. Close-on-exec belongs to this descriptor only. */
-    int fl = fcntl(fd, F_GETFL);
-    int fdfl = fcntl(fd, F_GETFD);
-    int rc = fl < 0 || fdfl < 0 || fcntl(fd, F_SETFD, fdfl | FD_CLOEXEC) < 0 ? -errno : 0;
+    bool blocking = false;
+    coil_address bound;
+    fd = r->be->adopt_socket(fd, &blocking, &bound);
     coil_port *p = NULL;
-    if (rc == 0)
-        rc = port_new(r, fd, f, &p);
-    if (rc < 0) {
-        close(fd);
+    int rc = fd < 0 ? fd : port_new(r, fd, &bound, f, &p);
+    if (rc < 0)
         return rc;
-    }
     p->adopted = true;
-    p->blocking = !(fl & O_NONBLOCK);
-    *out = p;
-    return port_start(p);
+    p->blocking = blocking;
+    return port_start(p, out);
 }
 
 int coil_port_get_host(const coil_port *p, coil_address *out)
@@ -216,26 +196,41 @@ int coil_port_get_host(const coil_port *p, coil_address *out)
 
 /* ---- accepting ----------------------------------------------------------- */
 
+static void resume_accepting(void *arg);
+
+/* Accept again after a pause; when the backend cannot (out of memory for
+ * its watch or its queue), say so and try again shortly, as after EMFILE. */
+static void restart_accepting(coil_port *p)
+{
+    int rc = p->h.r->be->port_start(p);
+    if (rc < 0 && !p->backoff) {
+        coil_log_ratelimited(COIL_LOG_ERROR, SYS_TCP, "accept restart",
+                             "cannot resume accepting: %s; retrying in 100 ms",
+                             coil_strerror(rc));
+        p->backoff = coil_reactor_call_later(p->h.r, 0.1, resume_accepting, p);
+    }
+}
+
 static void resume_accepting(void *arg)
 {
     coil_port *p = arg;
     p->backoff = NULL;
     if (!p->h.closing)
-        p->h.r->be->port_start(p);
+        restart_accepting(p);
 }
 
 void coil__port_accept_ended(coil_port *p, int why)
 {
     (void)why; /* logged by the backend where it matters */
     if (p->accepting && !p->backoff && !p->h.closing)
-        p->h.r->be->port_start(p);
+        restart_accepting(p);
 }
 
 void coil__port_on_accept(coil_port *p, int fd)
 {
     if (p->h.closing) {
         if (fd >= 0)
-            close(fd);
+            p->h.r->be->discard(fd);
         return;
     }
     if (fd < 0) {
@@ -262,11 +257,13 @@ void coil__port_on_accept(coil_port *p, int fd)
     bool tcp = coil_address_family(&p->addr) != AF_UNIX;
     coil_transport *t = coil__transport_new(p->h.r, fd, tcp);
     if (!t) {
-        close(fd);
+        p->h.r->be->discard(fd);
         return;
     }
+    /* Accepted TCP sockets inherit TCP_NODELAY from a listener coil set
+     * up; an adopted listener keeps its owner's options, so set it here. */
     if (tcp && p->adopted)
-        coil__set_tcp_defaults(fd); /* the shared listener keeps its own options */
+        p->h.r->be->setsockopt(t, IPPROTO_TCP, TCP_NODELAY, 1);
     coil_address peer = {0};
     p->h.r->be->sockname(t, true, &peer);
     coil_protocol *proto = p->factory->ops->build_protocol(p->factory, &peer);

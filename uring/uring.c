@@ -1162,4 +1162,8 @@ const coil__backend_ops coil__uring_backend = {
     .setsockopt = coil__sock_setsockopt,
     .shutdown = coil__sock_shutdown,
     .sockname = coil__sock_name,
+    .listen_socket = coil__sock_listen,
+    .adopt_socket = coil__sock_adopt,
+    .connect_socket = coil__sock_connecting,
+    .discard = coil__sock_discard,
 };
