@@ -323,6 +323,18 @@ void coil__transport_endgame(coil_transport *t);
 void coil__port_endgame(coil_port *p);
 void coil__deliver_held(coil_reactor *r);
 
+/* Input held while paused (held.c), for plain and wrapped transports.
+ * held_data: 0 if the protocol may take the bytes now, 1 if they were
+ * held, or -ENOMEM. held_eof: true if the EOF was held (after the bytes).
+ * held_deliver (from the loop, once resumed): hands the held bytes over
+ * in slices until the protocol pauses or closes; 1 when a held EOF is due
+ * now, 0, or -ENOMEM. held_drop frees what is held. */
+int coil__held_data(coil_transport *t, const void *data, size_t n);
+bool coil__held_eof(coil_transport *t);
+bool coil__held_pending(const coil_transport *t);
+int coil__held_deliver(coil_transport *t);
+void coil__held_drop(coil_transport *t);
+
 /* Transports (transport.c). */
 coil_transport *coil__transport_new(coil_reactor *r, int fd, bool tcp);
 void coil__transport_attach(coil_transport *t, coil_protocol *p);

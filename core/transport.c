@@ -17,7 +17,6 @@
 #define T_HAS(t, f) (((t)->flags & (f)) != 0)
 /* Held data (arrived while paused) is handed over at most this much per
  * data_received call (Twisted's read size). */
-#define HELD_SLICE 65536
 
 
 coil_transport *coil__transport_new(coil_reactor *r, int fd, bool tcp)
@@ -293,28 +292,6 @@ bool coil_transport_is_disconnecting(const coil_transport *t)
 
 /* ---- reading ------------------------------------------------------------- */
 
-static void hold(coil_transport *t, const void *data, size_t n)
-{
-    char *b = realloc(t->held, t->held_len + n);
-    if (!b) {
-        coil__transport_close(t, -ENOMEM, true);
-        return;
-    }
-    memcpy(b + t->held_len, data, n);
-    t->held = b;
-    t->held_len += n;
-    t->h.r->stats.held_bytes += n;
-}
-
-/* The transport's held data is gone (delivered or dropped). */
-static void drop_held(coil_transport *t)
-{
-    t->h.r->stats.held_bytes -= t->held_len;
-    free(t->held);
-    t->held = NULL;
-    t->held_len = 0;
-}
-
 static void on_eof(coil_transport *t)
 {
     t->flags |= COIL__T_READ_EOF;
@@ -339,18 +316,15 @@ void coil__transport_on_read(coil_transport *t, const void *data, ssize_t n)
     if (t->h.closing || T_HAS(t, COIL__T_DISCONNECTING))
         return; /* we stopped reading: late data is dropped, as Twisted */
     if (n > 0) {
-        if (T_HAS(t, COIL__T_PAUSED) || t->held_len) {
-            hold(t, data, (size_t)n);
-            return;
-        }
-        t->proto->ops->data_received(t->proto, data, (size_t)n);
+        int held = coil__held_data(t, data, (size_t)n);
+        if (held < 0)
+            coil__transport_close(t, held, true);
+        else if (!held)
+            t->proto->ops->data_received(t->proto, data, (size_t)n);
     } else if (n == 0) {
         t->flags &= ~COIL__T_READING;
-        if (T_HAS(t, COIL__T_PAUSED) || t->held_len) {
-            t->flags |= COIL__T_HELD_EOF;
-            return;
-        }
-        on_eof(t);
+        if (!coil__held_eof(t))
+            on_eof(t);
     } else {
         t->flags &= ~COIL__T_READING;
         coil__transport_close(t, (int)n, false);
@@ -378,7 +352,7 @@ void coil_transport_resume_reading(coil_transport *t)
     if (t->h.closing || !T_HAS(t, COIL__T_PAUSED))
         return;
     t->flags &= ~COIL__T_PAUSED;
-    if (t->held_len || T_HAS(t, COIL__T_HELD_EOF))
+    if (coil__held_pending(t))
         schedule(t);
     else
         start_reading(t);
@@ -386,41 +360,12 @@ void coil_transport_resume_reading(coil_transport *t)
 
 static void run_deferred_work(coil_transport *t)
 {
-    if (t->held_len && !T_HAS(t, COIL__T_PAUSED)) {
-        /* Deliver in slices and stop as soon as the protocol pauses (or
-         * closes) again: a protocol that pauses at its high-water mark then
-         * queues at most one slice past it, however much io_uring had
-         * completed before the pause took effect. */
-        char *data = t->held;
-        size_t len = t->held_len, off = 0;
-        t->h.r->stats.held_bytes -= len;
-        t->held = NULL;
-        t->held_len = 0;
-        while (off < len && !T_HAS(t, COIL__T_PAUSED | COIL__T_DISCONNECTING) && !t->h.closing) {
-            size_t n = len - off < HELD_SLICE ? len - off : HELD_SLICE;
-            t->proto->ops->data_received(t->proto, data + off, n);
-            off += n;
-        }
-        if (off < len && !T_HAS(t, COIL__T_DISCONNECTING) && !t->h.closing) {
-            char *later = t->held; /* only if a callback iterated the loop */
-            size_t later_len = t->held_len;
-            memmove(data, data + off, len - off);
-            t->held = data;
-            t->held_len = len - off;
-            t->h.r->stats.held_bytes += len - off;
-            if (later) {
-                t->h.r->stats.held_bytes -= later_len;
-                hold(t, later, later_len);
-            }
-            free(later);
-        } else {
-            free(data);
-        }
-        if (t->h.closing)
-            return;
-    }
-    if (T_HAS(t, COIL__T_HELD_EOF) && !T_HAS(t, COIL__T_PAUSED) && !t->held_len) {
-        t->flags &= ~COIL__T_HELD_EOF;
+    int eof_due = coil__held_deliver(t);
+    if (eof_due < 0)
+        coil__transport_close(t, eof_due, true);
+    if (t->h.closing)
+        return;
+    if (eof_due > 0) {
         on_eof(t);
         if (t->h.closing)
             return;
@@ -546,7 +491,7 @@ void coil__transport_endgame(coil_transport *t)
     coil_reactor *r = t->h.r;
     r->stats.queued_bytes -= t->outq.bytes;
     coil__outq_clear(&t->outq, &r->pool);
-    drop_held(t);
+    coil__held_drop(t);
     /* Give back pooled output blocks the remaining connections do not
      * need (one each, a few spare), so memory returns as connections go. */
     r->transports--;

@@ -19,7 +19,6 @@
 
 #define T_HAS(t, f) (((t)->flags & (f)) != 0)
 /* Held bytes are handed over at most this much per data_received. */
-#define HELD_SLICE 65536
 
 typedef struct outer {
     struct coil_transport t;    /* first: a coil_transport * is an outer * */
@@ -110,18 +109,6 @@ static bool closing(const coil_transport *t)
     return t->h.closing || T_HAS(t, COIL__T_DISCONNECTING);
 }
 
-static void hold(coil_transport *t, const void *data, size_t n)
-{
-    char *b = realloc(t->held, t->held_len + n);
-    if (!b) {
-        coil_transport_abort_connection(t);
-        return;
-    }
-    memcpy(b + t->held_len, data, n);
-    t->held = b;
-    t->held_len += n;
-}
-
 static void on_eof(coil_transport *t)
 {
     coil_protocol *app = t->proto;
@@ -136,11 +123,11 @@ void coil_wrap_deliver(coil_wrap *w, const void *data, size_t len)
     coil_transport *t = w->outer;
     if (!attached(t) || closing(t) || len == 0)
         return;
-    if (T_HAS(t, COIL__T_PAUSED) || t->held_len) {
-        hold(t, data, len);
-        return;
-    }
-    t->proto->ops->data_received(t->proto, data, len);
+    int held = coil__held_data(t, data, len);
+    if (held < 0)
+        coil_transport_abort_connection(t);
+    else if (!held)
+        t->proto->ops->data_received(t->proto, data, len);
 }
 
 void coil_wrap_deliver_eof(coil_wrap *w)
@@ -149,11 +136,8 @@ void coil_wrap_deliver_eof(coil_wrap *w)
     if (!attached(t) || closing(t) || T_HAS(t, COIL__T_READ_EOF))
         return;
     t->flags |= COIL__T_READ_EOF;
-    if (T_HAS(t, COIL__T_PAUSED) || t->held_len) {
-        t->flags |= COIL__T_HELD_EOF;
-        return;
-    }
-    on_eof(t);
+    if (!coil__held_eof(t))
+        on_eof(t);
 }
 
 void coil_wrap_deliver_write_eof(coil_wrap *w)
@@ -172,33 +156,11 @@ static void deliver_held(void *arg)
     outer *o = arg;
     coil_transport *t = &o->t;
     o->later = NULL;
-    if (t->held_len) {
-        char *data = t->held;
-        size_t len = t->held_len, off = 0;
-        t->held = NULL;
-        t->held_len = 0;
-        while (off < len && !T_HAS(t, COIL__T_PAUSED) && !closing(t)) {
-            size_t n = len - off < HELD_SLICE ? len - off : HELD_SLICE;
-            t->proto->ops->data_received(t->proto, data + off, n);
-            off += n;
-        }
-        if (off < len && !closing(t)) {
-            char *later = t->held; /* bytes delivered meanwhile were held */
-            size_t later_len = t->held_len;
-            memmove(data, data + off, len - off);
-            t->held = data;
-            t->held_len = len - off;
-            if (later)
-                hold(t, later, later_len);
-            free(later);
-        } else {
-            free(data);
-        }
-    }
-    if (T_HAS(t, COIL__T_HELD_EOF) && !T_HAS(t, COIL__T_PAUSED) && !t->held_len && !closing(t)) {
-        t->flags &= ~COIL__T_HELD_EOF;
+    int eof_due = coil__held_deliver(t);
+    if (eof_due < 0)
+        coil_transport_abort_connection(t);
+    else if (eof_due > 0)
         on_eof(t);
-    }
 }
 
 /* ---- the end ------------------------------------------------------------- */
@@ -216,7 +178,7 @@ void coil_wrap_lost(coil_wrap *w, int reason)
         t->flags |= COIL__T_LOST;
         t->proto->ops->connection_lost(t->proto, reason);
     }
-    free(t->held);
+    coil__held_drop(t);
     free(t->addr_override);
     free(o);
     w->outer = NULL;
@@ -342,7 +304,7 @@ void coil__wrap_resume_reading(coil_transport *t)
     if (!attached(t) || t->h.closing || !T_HAS(t, COIL__T_PAUSED))
         return;
     t->flags &= ~COIL__T_PAUSED;
-    if ((t->held_len || T_HAS(t, COIL__T_HELD_EOF)) && !o->later) {
+    if (coil__held_pending(t) && !o->later) {
         o->later = coil_reactor_call_later(t->h.r, 0, deliver_held, o);
         if (!o->later) {
             coil_transport_abort_connection(t);
