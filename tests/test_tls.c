@@ -138,6 +138,7 @@ typedef struct fx {
 static void fx_open(fx *x, const char *server_cert, double timeout, bool use_unix)
 {
     memset(x, 0, sizeof(*x));
+    coil_log_set_ratelimit(10, 10); /* each case starts with the default budget */
     x->r = t_reactor();
     t_factory_init(&x->srv);
     t_factory_init(&x->cli);
@@ -357,6 +358,44 @@ static void truncated_handshake_is_closed(void **state)
 static void unfinished_handshake_times_out(void **state)
 {
     bad_peer(NULL, 0, false, 0.3, "no complete handshake within 0.3 seconds");
+}
+
+/* Many peers failing their handshakes write a bounded number of lines. */
+static void failed_handshakes_are_rate_limited(void **state)
+{
+    enum { PEERS = 8 };
+    fx x;
+    fx_open(&x, "server", 0, false);
+    coil_log_set_ratelimit(60, 3);
+    t_log_capture();
+    int fds[PEERS];
+    for (int i = 0; i < PEERS; i++) {
+        fds[i] = t_peer_connect_tcp(x.port);
+        assert_true(fds[i] >= 0);
+        assert_int_equal(t_peer_write_all(fds[i], "GET / HTTP/1.1\r\n\r\n", 18), 0);
+        fcntl(fds[i], F_SETFL, O_NONBLOCK);
+    }
+    /* Wait until the server has closed every one of them. */
+    int closed = 0;
+    double end = coil_clock_seconds(coil_reactor_clock(x.r)) + 20;
+    while (closed < PEERS && coil_clock_seconds(coil_reactor_clock(x.r)) < end) {
+        coil_reactor_iterate(x.r, 0.02);
+        for (int i = 0; i < PEERS; i++) {
+            char buf[256];
+            ssize_t n = fds[i] >= 0 ? recv(fds[i], buf, sizeof(buf), 0) : 1;
+            if (n == 0 || (n < 0 && errno != EAGAIN)) {
+                close(fds[i]);
+                fds[i] = -1;
+                closed++;
+            }
+        }
+    }
+    assert_int_equal(closed, PEERS);
+    t_run_for(x.r, 0.05);
+    assert_int_equal(t_log_count("TLS handshake with"), 3);
+    assert_int_equal(x.srv.built, 0);
+    coil_log_set_ratelimit(10, 10);
+    fx_close(&x);
 }
 
 /* ---- closing -------------------------------------------------------------- */
@@ -898,6 +937,7 @@ int main(void)
         cmocka_unit_test(garbage_is_closed),
         cmocka_unit_test(truncated_handshake_is_closed),
         cmocka_unit_test(unfinished_handshake_times_out),
+        cmocka_unit_test(failed_handshakes_are_rate_limited),
         cmocka_unit_test(server_close_notify_reaches_client),
         cmocka_unit_test(half_close_through_tls),
         cmocka_unit_test(tls_behind_a_proxy_header),

@@ -207,8 +207,8 @@ static void read_records(coil__tls_conn *c)
         }
         char who[96];
         coil__tls_describe_peer(c, who, sizeof(who));
-        coil_log(COIL_LOG_INFO, COIL__TLS_SYS, "TLS connection with %s: %s; closing it", who,
-                 coil__tls_reason(e));
+        coil_log_ratelimited(COIL_LOG_INFO, COIL__TLS_SYS, "TLS connection failed",
+                             "TLS connection with %s: %s; closing it", who, coil__tls_reason(e));
         c->lost_reason = COIL_ETLS;
         coil_transport_abort_connection(coil_wrap_inner(&c->w));
         return;

@@ -139,8 +139,12 @@ void coil__tls_server_failed(coil__tls_conn *c)
     coil__tls_describe_peer(c, who, sizeof(who));
     /* Our own closes (port stopped, reactor shutting down) are no news. */
     bool ours = c->fail_code == COIL_EABORTED || c->fail_code == COIL_ESHUTDOWN;
-    coil_log(ours ? COIL_LOG_DEBUG : c->fail_code == -ETIMEDOUT ? COIL_LOG_WARN : COIL_LOG_INFO,
-             COIL__TLS_SYS, "TLS handshake with %s failed: %s", who, c->why);
+    if (ours)
+        coil_log(COIL_LOG_DEBUG, COIL__TLS_SYS, "TLS handshake with %s failed: %s", who, c->why);
+    else /* a peer can fail handshakes at will: a bounded number of lines */
+        coil_log_ratelimited(c->fail_code == -ETIMEDOUT ? COIL_LOG_WARN : COIL_LOG_INFO,
+                             COIL__TLS_SYS, "TLS handshake failed",
+                             "TLS handshake with %s failed: %s", who, c->why);
     unlink_conn(c);
 }
 
