@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include <coil/coil.h>
 
@@ -25,6 +26,17 @@
 #define COIL__SYS "coil.reactor"
 
 typedef struct coil__backend_ops coil__backend_ops;
+
+/* How to set up a datagram socket (backend op dgram_socket): bound to
+ * `bind_to` (NULL: not bound), connected to `peer` (NULL: not connected),
+ * a filesystem UNIX path chmod-ed to unix_mode. */
+typedef struct coil__dgram_params {
+    int family;
+    bool reuse;                   /* SO_REUSEADDR and SO_REUSEPORT (multicast) */
+    const coil_address *bind_to, *peer;
+    const char *unix_path;
+    unsigned unix_mode;
+} coil__dgram_params;
 
 /* How to set up a listening socket (backend op listen_socket). */
 typedef struct coil__listen_params {
@@ -203,12 +215,21 @@ struct coil__backend_ops {
     void (*close)(coil_transport *t, bool abort);
     int (*watch_start)(coil__watch *w);
     void (*watch_close)(coil__watch *w);
-    /* Datagram ports (udp.c). NULL on a readiness backend: the core then
-     * watches the port with watch_start/watch_close and receives itself.
-     * dgram_start arms receiving (0 or a negative errno); dgram_close ends
-     * with coil__handle_closed() once nothing is in flight. */
+    /* Datagram ports (udp.c). dgram_socket makes the bound (and maybe
+     * connected) socket: its descriptor or a negative errno, nothing left
+     * open or bound on failure. dgram_start starts receiving, reported
+     * through coil__dgram_on_datagram()/on_error() (0 or a negative
+     * errno); dgram_close ends with coil__handle_closed() once nothing is in
+     * flight, closing the socket. dgram_send sends one datagram now or
+     * fails (-EAGAIN when the socket buffer is full): datagrams are never
+     * queued. dgram_option gets or sets a socket option. */
+    int (*dgram_socket)(const coil__dgram_params *dp, coil_address *bound);
     int (*dgram_start)(coil_datagram_port *u);
     void (*dgram_close)(coil_datagram_port *u);
+    int (*dgram_send)(coil_datagram_port *u, const struct msghdr *msg);
+    int (*dgram_connect)(coil_datagram_port *u, const coil_address *peer);
+    int (*dgram_option)(coil_datagram_port *u, bool set, int level, int name, void *value,
+                        socklen_t *len);
     /* Creating stream sockets (socket.c has the plain system-call versions
      * both backends use today). Each returns the new descriptor or a
      * negative errno, and leaves nothing open on failure. */
@@ -383,6 +404,11 @@ int coil__sock_listen(const coil_address *addr, const coil__listen_params *lp, c
 int coil__sock_adopt(int fd, bool *blocking, coil_address *bound);
 int coil__sock_connecting(int family, const coil_address *bind_to);
 void coil__sock_discard(int fd);
+int coil__sock_dgram(const coil__dgram_params *dp, coil_address *bound);
+int coil__sock_dgram_send(coil_datagram_port *u, const struct msghdr *msg);
+int coil__sock_dgram_connect(coil_datagram_port *u, const coil_address *peer);
+int coil__sock_dgram_option(coil_datagram_port *u, bool set, int level, int name, void *value,
+                            socklen_t *len);
 /* SO_LINGER {1, 0} before close(): the close resets the connection. */
 void coil__sock_set_abortive(int fd);
 

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "notify.h"
+#include "udp_int.h"
 
 #define RBUF_SIZE 65536 /* as Twisted's read size */
 #define ACCEPTS_PER_TURN 64
@@ -357,6 +358,50 @@ static void poll_watch_close(coil__watch *w)
     set_events(&w->h, w->fd, 0);
 }
 
+/* ---- datagram ports ------------------------------------------------------- */
+
+/* Datagrams read per readiness event before other sockets get a turn. */
+#define DGRAM_READS_PER_TURN 64
+
+/* The socket is readable (or has an error pending): receive until empty. */
+static void dgram_readable(coil__watch *w)
+{
+    coil_datagram_port *u = (coil_datagram_port *)w;
+    for (int i = 0; i < DGRAM_READS_PER_TURN && !u->w.h.closing; i++) {
+        struct sockaddr_storage from;
+        struct iovec iov = {.iov_base = u->rbuf, .iov_len = COIL_DATAGRAM_MAX};
+        struct msghdr msg = {
+            .msg_name = &from, .msg_namelen = sizeof(from), .msg_iov = &iov, .msg_iovlen = 1};
+        ssize_t n = recvmsg(u->w.fd, &msg, MSG_DONTWAIT);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return;
+            if (errno != EINTR)
+                coil__dgram_on_error(u, -errno);
+            continue;
+        }
+        coil__dgram_on_datagram(u, u->rbuf, (size_t)n, &from, msg.msg_namelen);
+    }
+}
+
+static int poll_dgram_start(coil_datagram_port *u)
+{
+    u->rbuf = malloc(COIL_DATAGRAM_MAX);
+    if (!u->rbuf)
+        return -ENOMEM;
+    u->w.cb = dgram_readable;
+    return set_events(&u->w.h, u->w.fd, POLLIN);
+}
+
+static void poll_dgram_close(coil_datagram_port *u)
+{
+    set_events(&u->w.h, u->w.fd, 0);
+    close(u->w.fd);
+    free(u->rbuf);
+    u->rbuf = NULL;
+    coil__handle_closed(&u->w.h);
+}
+
 /* ---- the wait ------------------------------------------------------------ */
 
 static void dispatch(coil__handle *h, short rev)
@@ -418,7 +463,10 @@ static int poll_wait(coil_reactor *r, int64_t timeout_ns)
         .setsockopt = coil__sock_setsockopt, .shutdown = coil__sock_shutdown,                      \
         .sockname = coil__sock_name, .listen_socket = coil__sock_listen,                           \
         .adopt_socket = coil__sock_adopt, .connect_socket = coil__sock_connecting,                 \
-        .discard = coil__sock_discard,                                                             \
+        .discard = coil__sock_discard, .dgram_socket = coil__sock_dgram,                           \
+        .dgram_start = poll_dgram_start, .dgram_close = poll_dgram_close,                          \
+        .dgram_send = coil__sock_dgram_send, .dgram_connect = coil__sock_dgram_connect,            \
+        .dgram_option = coil__sock_dgram_option,                                                   \
     }
 
 const coil__backend_ops coil__poll_backend = READINESS_BACKEND("poll", poll_init);

@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "udp_int.h"
 
 int coil__set_nonblock_cloexec(int fd)
 {
@@ -141,4 +141,60 @@ int coil__sock_connecting(int family, const coil_address *bind_to)
 void coil__sock_discard(int fd)
 {
     close(fd);
+}
+
+/* ---- datagram sockets ----------------------------------------------------- */
+
+int coil__sock_dgram(const coil__dgram_params *dp, coil_address *bound)
+{
+    int fd = socket(dp->family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    int one = 1, rc = 0;
+    if (dp->reuse && (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+                      setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0))
+        rc = -errno;
+    bool bound_file = false;
+    if (rc == 0 && dp->bind_to) {
+        if (bind(fd, &dp->bind_to->u.sa, dp->bind_to->len) < 0)
+            rc = -errno;
+        else
+            bound_file = dp->unix_path != NULL;
+    }
+    if (rc == 0 && bound_file && chmod(dp->unix_path, dp->unix_mode) < 0)
+        rc = -errno;
+    if (rc == 0 && dp->peer && connect(fd, &dp->peer->u.sa, dp->peer->len) < 0)
+        rc = -errno;
+    if (rc < 0) {
+        close(fd);
+        if (bound_file)
+            unlink(dp->unix_path); /* the socket file our bind() made */
+        return rc;
+    }
+    bound_name(fd, bound);
+    return fd;
+}
+
+int coil__sock_dgram_send(coil_datagram_port *u, const struct msghdr *msg)
+{
+    for (;;) {
+        /* MSG_DONTWAIT: on io_uring the socket itself is blocking. */
+        if (sendmsg(u->w.fd, msg, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
+            return 0;
+        if (errno != EINTR)
+            return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+    }
+}
+
+int coil__sock_dgram_connect(coil_datagram_port *u, const coil_address *peer)
+{
+    return connect(u->w.fd, &peer->u.sa, peer->len) < 0 ? -errno : 0;
+}
+
+int coil__sock_dgram_option(coil_datagram_port *u, bool set, int level, int name, void *value,
+                            socklen_t *len)
+{
+    int rc = set ? setsockopt(u->w.fd, level, name, value, *len)
+                 : getsockopt(u->w.fd, level, name, value, len);
+    return rc < 0 ? -errno : 0;
 }

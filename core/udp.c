@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Datagram ports (Twisted's udp.Port and unix.DatagramPort): socket set-up,
- * receiving on a readiness backend, sending, connected UDP, multicast
- * options, closing. The io_uring backend receives with multishot recvmsg
- * (uring.c) and reports through the same coil__dgram_on_* functions.
+ * Datagram ports (Twisted's udp.Port and unix.DatagramPort): what a port
+ * is, what it reports, connected UDP, multicast options, closing. Every
+ * system call on its socket is a backend operation (dgram_*): io_uring
+ * receives with multishot recvmsg, the readiness backends with recvmsg()
+ * when the socket is readable; both report through coil__dgram_on_*.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -11,19 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "udp_int.h"
 
 #define SYS_UDP "coil.udp"
-/* Datagrams read per readiness event before other sockets get a turn. */
-#define READS_PER_TURN 64
-
-static bool completion_backend(const coil_reactor *r)
-{
-    return r->be->dgram_start != NULL;
-}
 
 /* ---- receiving ----------------------------------------------------------- */
 
@@ -52,27 +45,6 @@ void coil__dgram_on_error(coil_datagram_port *u, int err)
     coil_log(COIL_LOG_DEBUG, SYS_UDP, "receive: %s", coil_strerror(err));
 }
 
-/* Readiness path: the socket is readable (or has an error pending). */
-static void on_readable(coil__watch *w)
-{
-    coil_datagram_port *u = (coil_datagram_port *)w;
-    for (int i = 0; i < READS_PER_TURN && !u->w.h.closing; i++) {
-        struct sockaddr_storage from;
-        struct iovec iov = {.iov_base = u->rbuf, .iov_len = COIL_DATAGRAM_MAX};
-        struct msghdr msg = {
-            .msg_name = &from, .msg_namelen = sizeof(from), .msg_iov = &iov, .msg_iovlen = 1};
-        ssize_t n = recvmsg(u->w.fd, &msg, MSG_DONTWAIT);
-        if (n < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                return;
-            if (errno != EINTR)
-                coil__dgram_on_error(u, -errno);
-            continue;
-        }
-        coil__dgram_on_datagram(u, u->rbuf, (size_t)n, &from, msg.msg_namelen);
-    }
-}
-
 /* ---- creating ------------------------------------------------------------ */
 
 static void log_cannot_listen(const char *where, int err)
@@ -80,25 +52,17 @@ static void log_cannot_listen(const char *where, int err)
     coil_log(COIL_LOG_WARN, SYS_UDP, "Couldn't listen on %s: %s.", where, coil_strerror(err));
 }
 
-static int open_socket(int family, int *out)
-{
-    int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -errno;
-    *out = fd;
-    return 0;
-}
-
 /* Wrap a bound (and, with `peer`, connected) socket (taken over, also on
  * error), attach `p`, start receiving. */
-static int port_start(coil_reactor *r, int fd, coil_datagram_protocol *p, char *unlink_path,
-                      char *unlink_path2, const coil_address *peer, coil_datagram_port **out)
+static int port_start(coil_reactor *r, int fd, const coil_address *bound, coil_datagram_protocol *p,
+                      char *unlink_path, char *unlink_path2, const coil_address *peer,
+                      coil_datagram_port **out)
 {
     coil_datagram_port *u = calloc(1, sizeof(*u));
     int rc = u ? coil__handle_init(r, &u->w.h, COIL__H_DGRAM) : -ENOMEM;
     if (rc < 0) {
         free(u);
-        close(fd);
+        r->be->discard(fd);
         if (unlink_path)
             unlink(unlink_path);
         if (unlink_path2)
@@ -108,32 +72,19 @@ static int port_start(coil_reactor *r, int fd, coil_datagram_protocol *p, char *
         return rc;
     }
     u->w.fd = fd;
-    u->w.cb = on_readable;
+    u->host = *bound;
     u->unlink_path = unlink_path;
     u->unlink_path2 = unlink_path2;
     if (peer) {
         u->connected = true;
         u->peer = *peer;
     }
-    socklen_t len = sizeof(u->host.u);
-    if (getsockname(fd, &u->host.u.sa, &len) == 0)
-        u->host.len = len;
-    if (completion_backend(r)) {
-        rc = r->be->dgram_start(u);
-    } else {
-        u->rbuf = malloc(COIL_DATAGRAM_MAX);
-        rc = u->rbuf ? r->be->watch_start(&u->w) : -ENOMEM;
-    }
+    rc = r->be->dgram_start(u);
     if (rc < 0) {
-        /* Nothing armed yet: release the handle without callbacks. */
+        /* Nothing armed yet: release the handle without callbacks (the
+         * endgame still removes the socket files). */
         u->w.h.closing = true;
-        if (completion_backend(r))
-            r->be->dgram_close(u);
-        else {
-            r->be->watch_close(&u->w);
-            close(fd);
-            coil__handle_closed(&u->w.h);
-        }
+        r->be->dgram_close(u);
         return rc;
     }
     u->proto = p;
@@ -157,23 +108,14 @@ static int listen_ip(coil_reactor *r, const coil_address *addr, coil_datagram_pr
         return -EAFNOSUPPORT;
     if (!p || !p->ops || !p->ops->datagram_received)
         return -EINVAL;
-    int fd = -1, rc = open_socket(family, &fd);
-    if (rc < 0) {
-        log_cannot_listen(where, rc);
-        return rc;
+    coil__dgram_params dp = {.family = family, .reuse = reuse, .bind_to = addr};
+    coil_address bound;
+    int fd = r->be->dgram_socket(&dp, &bound);
+    if (fd < 0) {
+        log_cannot_listen(where, fd);
+        return fd;
     }
-    int one = 1;
-    if (reuse && (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-                  setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0))
-        rc = -errno;
-    if (rc == 0 && bind(fd, &addr->u.sa, addr->len) < 0)
-        rc = -errno;
-    if (rc < 0) {
-        close(fd);
-        log_cannot_listen(where, rc);
-        return rc;
-    }
-    return port_start(r, fd, p, NULL, NULL, NULL, out);
+    return port_start(r, fd, &bound, p, NULL, NULL, NULL, out);
 }
 
 int coil_listen_udp(coil_reactor *r, const coil_address *addr, coil_datagram_protocol *p,
@@ -188,6 +130,8 @@ int coil_listen_multicast(coil_reactor *r, const coil_address *addr, coil_datagr
     return listen_ip(r, addr, p, listen_multiple, out);
 }
 
+/* A copy of a filesystem path (the socket file to remove at close), NULL
+ * for an abstract one ("@name"). */
 static char *dup_filesystem_path(const char *path, int *rc)
 {
     if (!path || path[0] == '@')
@@ -198,27 +142,6 @@ static char *dup_filesystem_path(const char *path, int *rc)
     return c;
 }
 
-/* Bind an AF_UNIX datagram socket to `path`; the copy of a filesystem
- * path to unlink at close goes to *keep. */
-static int bind_unix(int fd, const char *path, unsigned mode, char **keep)
-{
-    coil_address a;
-    int rc = coil_address_from_unix(&a, path);
-    if (rc < 0)
-        return rc;
-    if (bind(fd, &a.u.sa, a.len) < 0)
-        return -errno;
-    *keep = dup_filesystem_path(path, &rc);
-    if (rc == 0 && *keep && chmod(path, mode ? mode : 0666) < 0)
-        rc = -errno;
-    if (rc < 0 && *keep) {
-        unlink(*keep);
-        free(*keep);
-        *keep = NULL;
-    }
-    return rc;
-}
-
 int coil_listen_unix_datagram(coil_reactor *r, const char *path, unsigned mode,
                               coil_datagram_protocol *p, coil_datagram_port **out)
 {
@@ -226,15 +149,22 @@ int coil_listen_unix_datagram(coil_reactor *r, const char *path, unsigned mode,
     snprintf(where, sizeof(where), "unix:%s", path ? path : "");
     if (!path || !p || !p->ops || !p->ops->datagram_received)
         return -EINVAL;
-    int fd = -1, rc = open_socket(AF_UNIX, &fd);
-    char *keep = NULL;
-    if (rc == 0 && (rc = bind_unix(fd, path, mode, &keep)) < 0)
-        close(fd);
-    if (rc < 0) {
-        log_cannot_listen(where, rc);
-        return rc;
+    coil_address a;
+    int rc = coil_address_from_unix(&a, path);
+    char *keep = rc == 0 ? dup_filesystem_path(path, &rc) : NULL;
+    int fd = rc;
+    coil_address bound;
+    if (rc == 0) {
+        coil__dgram_params dp = {
+            .family = AF_UNIX, .bind_to = &a, .unix_path = keep, .unix_mode = mode ? mode : 0666};
+        fd = r->be->dgram_socket(&dp, &bound);
     }
-    return port_start(r, fd, p, keep, NULL, NULL, out);
+    if (fd < 0) {
+        free(keep);
+        log_cannot_listen(where, fd);
+        return fd;
+    }
+    return port_start(r, fd, &bound, p, keep, NULL, NULL, out);
 }
 
 int coil_connect_unix_datagram(coil_reactor *r, const char *path, const char *bind_path,
@@ -242,27 +172,22 @@ int coil_connect_unix_datagram(coil_reactor *r, const char *path, const char *bi
 {
     if (!path || !p || !p->ops || !p->ops->datagram_received)
         return -EINVAL;
-    coil_address peer;
+    coil_address peer, b;
     int rc = coil_address_from_unix(&peer, path);
+    if (rc == 0 && bind_path)
+        rc = coil_address_from_unix(&b, bind_path);
+    char *keep = rc == 0 ? dup_filesystem_path(bind_path, &rc) : NULL;
     if (rc < 0)
         return rc;
-    int fd = -1;
-    rc = open_socket(AF_UNIX, &fd);
-    if (rc < 0)
-        return rc;
-    char *keep = NULL;
-    if (bind_path)
-        rc = bind_unix(fd, bind_path, 0, &keep);
-    if (rc == 0 && connect(fd, &peer.u.sa, peer.len) < 0)
-        rc = -errno;
-    if (rc < 0) {
-        close(fd);
-        if (keep)
-            unlink(keep);
+    coil__dgram_params dp = {.family = AF_UNIX, .bind_to = bind_path ? &b : NULL, .peer = &peer,
+                             .unix_path = keep, .unix_mode = 0666};
+    coil_address bound;
+    int fd = r->be->dgram_socket(&dp, &bound);
+    if (fd < 0) {
         free(keep);
-        return rc;
+        return fd;
     }
-    return port_start(r, fd, p, NULL, keep, &peer, out);
+    return port_start(r, fd, &bound, p, NULL, keep, &peer, out);
 }
 
 /* ---- sending and connecting ---------------------------------------------- */
@@ -286,13 +211,7 @@ int coil_datagram_write(coil_datagram_port *u, const void *data, size_t len, con
         msg.msg_name = (void *)&to->u;
         msg.msg_namelen = to->len;
     }
-    for (;;) {
-        /* MSG_DONTWAIT: on io_uring the socket itself is blocking. */
-        if (sendmsg(u->w.fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
-            return 0;
-        if (errno != EINTR)
-            return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-    }
+    return u->w.h.r->be->dgram_send(u, &msg);
 }
 
 int coil_datagram_connect(coil_datagram_port *u, const coil_address *peer)
@@ -303,8 +222,9 @@ int coil_datagram_connect(coil_datagram_port *u, const coil_address *peer)
         return -EISCONN;
     if (!peer || coil_address_family(peer) != coil_address_family(&u->host))
         return -EAFNOSUPPORT;
-    if (connect(u->w.fd, &peer->u.sa, peer->len) < 0)
-        return -errno;
+    int rc = u->w.h.r->be->dgram_connect(u, peer);
+    if (rc < 0)
+        return rc;
     u->connected = true;
     u->peer = *peer;
     return 0;
@@ -317,11 +237,16 @@ static int family_of(const coil_datagram_port *u)
     return coil_address_family(&u->host);
 }
 
+static int set_option(coil_datagram_port *u, int level, int name, void *value, socklen_t len)
+{
+    return u->w.h.r->be->dgram_option(u, true, level, name, value, &len);
+}
+
 static int set_int(coil_datagram_port *u, int level, int name, int v)
 {
     if (stopped(u))
         return -ENOTCONN;
-    return setsockopt(u->w.fd, level, name, &v, sizeof(v)) < 0 ? -errno : 0;
+    return set_option(u, level, name, &v, sizeof(v));
 }
 
 static int get_int(coil_datagram_port *u, int level, int name)
@@ -330,8 +255,9 @@ static int get_int(coil_datagram_port *u, int level, int name)
         return -ENOTCONN;
     int v = 0;
     socklen_t len = sizeof(v);
-    if (getsockopt(u->w.fd, level, name, &v, &len) < 0)
-        return -errno;
+    int rc = u->w.h.r->be->dgram_option(u, false, level, name, &v, &len);
+    if (rc < 0)
+        return rc;
     /* Some options are a single byte. */
     return len == 1 ? *(unsigned char *)&v : v;
 }
@@ -364,7 +290,7 @@ static int membership(coil_datagram_port *u, const char *group, const char *ifac
         if (iface && *iface && inet_pton(AF_INET, iface, &m.imr_address) != 1)
             return -EINVAL;
         int opt = join ? IP_ADD_MEMBERSHIP : IP_DROP_MEMBERSHIP;
-        return setsockopt(u->w.fd, IPPROTO_IP, opt, &m, sizeof(m)) < 0 ? -errno : 0;
+        return set_option(u, IPPROTO_IP, opt, &m, sizeof(m));
     }
     if (family_of(u) == AF_INET6) {
         struct ipv6_mreq m = {0};
@@ -374,7 +300,7 @@ static int membership(coil_datagram_port *u, const char *group, const char *ifac
         if (rc < 0)
             return rc;
         int opt = join ? IPV6_JOIN_GROUP : IPV6_LEAVE_GROUP;
-        return setsockopt(u->w.fd, IPPROTO_IPV6, opt, &m, sizeof(m)) < 0 ? -errno : 0;
+        return set_option(u, IPPROTO_IPV6, opt, &m, sizeof(m));
     }
     return -EAFNOSUPPORT;
 }
@@ -397,7 +323,7 @@ int coil_datagram_set_outgoing_interface(coil_datagram_port *u, const char *ifac
         struct ip_mreqn m = {0};
         if (iface && *iface && inet_pton(AF_INET, iface, &m.imr_address) != 1)
             return -EINVAL;
-        return setsockopt(u->w.fd, IPPROTO_IP, IP_MULTICAST_IF, &m, sizeof(m)) < 0 ? -errno : 0;
+        return set_option(u, IPPROTO_IP, IP_MULTICAST_IF, &m, sizeof(m));
     }
     if (family_of(u) == AF_INET6) {
         unsigned idx;
@@ -491,14 +417,7 @@ void coil_datagram_stop_listening(coil_datagram_port *u, void (*done)(void *arg)
     u->w.h.closing = true;
     u->done = done;
     u->done_arg = arg;
-    coil_reactor *r = u->w.h.r;
-    if (completion_backend(r)) {
-        r->be->dgram_close(u); /* closes the fd once nothing is in flight */
-        return;
-    }
-    r->be->watch_close(&u->w);
-    close(u->w.fd);
-    coil__handle_closed(&u->w.h);
+    u->w.h.r->be->dgram_close(u); /* closes the socket once nothing is in flight */
 }
 
 void coil__dgram_endgame(coil_datagram_port *u)
@@ -518,6 +437,5 @@ void coil__dgram_endgame(coil_datagram_port *u)
         u->done(u->done_arg);
     free(u->unlink_path);
     free(u->unlink_path2);
-    free(u->rbuf);
     free(u);
 }

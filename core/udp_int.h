@@ -2,11 +2,12 @@
 /*
  * Datagram ports inside the core (udp.c) and the backends.
  *
- * A datagram port starts with a coil__watch, so a readiness backend (poll)
- * watches it like any other descriptor: its callback receives with
- * recvmsg() until the socket is empty. A completion backend (io_uring)
- * provides the dgram_* operations instead and reports each datagram through
- * coil__dgram_on_datagram() (multishot recvmsg into provided buffers).
+ * A datagram port starts with a coil__watch, so a readiness backend (poll,
+ * epoll) watches it like any other descriptor: its callback receives with
+ * recvmsg() until the socket is empty. The io_uring backend keeps a
+ * multishot recvmsg armed into provided buffers. Both report each datagram
+ * through coil__dgram_on_datagram(); the core makes no system call on the
+ * socket (see the dgram_* backend operations).
  */
 #ifndef COIL_UDP_INT_H
 #define COIL_UDP_INT_H
@@ -25,7 +26,7 @@ struct coil_datagram_port {
     char *unlink_path2; /* UNIX client: its bound file */
     void (*done)(void *arg);
     void *done_arg;
-    char *rbuf;        /* readiness path: COIL_DATAGRAM_MAX bytes */
+    char *rbuf;        /* readiness backends: COIL_DATAGRAM_MAX bytes, theirs */
     struct msghdr msg; /* io_uring: recvmsg template (name room, no control) */
     bool recv_active;  /* io_uring: a multishot recvmsg is armed */
 };

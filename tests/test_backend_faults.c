@@ -3,7 +3,7 @@
  * When a backend operation fails, on every backend: the core turns each
  * failure into an error return or a callback from the loop (never both,
  * never neither), balances the factory's do_start/do_stop, and leaves no
- * descriptor, socket file or lock behind. The failures are injected by
+ * descriptor, socket file or lock behind; datagram ports too. The failures are injected by
  * replacing single operations of the reactor's backend table with ones
  * that fail (the rest of the table is the real backend).
  */
@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "udp_int.h"
 
 /* The real table, and the faulty copy the reactor uses during a case. */
 static const coil__backend_ops *real;
@@ -61,6 +61,44 @@ static int port_restart_fails(coil_port *p)
         return real->port_start(p);
     return -ENOMEM;
 }
+
+static int dgram_socket_fails(const coil__dgram_params *dp, coil_address *bound)
+{
+    (void)dp;
+    (void)bound;
+    return -EADDRNOTAVAIL;
+}
+
+static int dgram_start_fails(coil_datagram_port *u)
+{
+    (void)u;
+    return -ENOMEM;
+}
+
+static int dgram_calls;
+static void dgram_received(coil_datagram_protocol *p, const void *data, size_t len,
+                           const coil_address *from)
+{
+    (void)p;
+    (void)data;
+    (void)len;
+    (void)from;
+    dgram_calls++;
+}
+
+static void dgram_started(coil_datagram_protocol *p)
+{
+    (void)p;
+    dgram_calls++;
+}
+
+static void set_flag(void *arg)
+{
+    *(bool *)arg = true;
+}
+
+static const coil_datagram_protocol_ops dgram_ops = {.start_protocol = dgram_started,
+                                                     .datagram_received = dgram_received};
 
 static coil_reactor *faulty_reactor(void)
 {
@@ -250,6 +288,47 @@ static void failed_resume_retries(void **state)
     teardown(r);
 }
 
+/* Datagram ports: no socket is an error return with its log line; a
+ * socket the backend cannot receive on is closed, its file removed, and
+ * the protocol never hears of either. */
+static void datagram_failures_are_error_returns(void **state)
+{
+    (void)state;
+    coil_reactor *r = faulty_reactor();
+    faulty.dgram_socket = dgram_socket_fails;
+    coil_datagram_protocol proto = {.ops = &dgram_ops};
+    coil_address a;
+    assert_int_equal(coil_address_from_ip(&a, "127.0.0.1", 0), 0);
+    coil_datagram_port *u = NULL;
+    dgram_calls = 0;
+    t_log_capture();
+    assert_int_equal(coil_listen_udp(r, &a, &proto, &u), -EADDRNOTAVAIL);
+    assert_null(u);
+    assert_int_equal(t_log_count("Couldn't listen on 127.0.0.1:0: Cannot assign requested address."),
+                     1);
+    faulty.dgram_socket = real->dgram_socket;
+    faulty.dgram_start = dgram_start_fails;
+    char path[128];
+    snprintf(path, sizeof(path), "/tmp/coil-faults-d-%ld.sock", (long)getpid());
+    assert_int_equal(coil_listen_unix_datagram(r, path, 0600, &proto, &u), -ENOMEM);
+    assert_null(u);
+    t_run_for(r, 0.02); /* the endgame of the released port */
+    struct stat st;
+    assert_int_equal(lstat(path, &st), -1);
+    assert_int_equal(dgram_calls, 0);
+    /* With the real backend the same path works, with its mode. */
+    faulty.dgram_start = real->dgram_start;
+    assert_int_equal(coil_listen_unix_datagram(r, path, 0600, &proto, &u), 0);
+    assert_int_equal(dgram_calls, 1); /* start_protocol */
+    assert_int_equal(lstat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    bool done = false;
+    coil_datagram_stop_listening(u, set_flag, &done);
+    t_run_until_flag(r, &done, 10);
+    assert_int_equal(lstat(path, &st), -1);
+    teardown(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -259,6 +338,7 @@ int main(void)
         cmocka_unit_test(no_listen_socket_is_an_error_return),
         cmocka_unit_test(unwatchable_port_is_released),
         cmocka_unit_test(failed_resume_retries),
+        cmocka_unit_test(datagram_failures_are_error_returns),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1166,4 +1166,8 @@ const coil__backend_ops coil__uring_backend = {
     .adopt_socket = coil__sock_adopt,
     .connect_socket = coil__sock_connecting,
     .discard = coil__sock_discard,
+    .dgram_socket = coil__sock_dgram,
+    .dgram_send = coil__sock_dgram_send,
+    .dgram_connect = coil__sock_dgram_connect,
+    .dgram_option = coil__sock_dgram_option,
 };
