@@ -131,6 +131,38 @@ COIL_API coil_deferred *coil_listen_string(coil_reactor *r, const char *desc,
 COIL_API coil_deferred *coil_connect_string(coil_reactor *r, const char *desc,
                                             coil_factory *factory);
 
+/* Call sites: the five calls above that return a Deferred are macros
+ * passing the caller's __FILE__, __LINE__ and __func__ to these *_at
+ * functions, so that a failure they deliver (a refused connect, a port in
+ * use, a description that does not parse) prints "called from
+ * yourfile.c:LINE in yourfunction" (coil_deferred_set_call_site() in
+ * deferred.h). The plain functions stay exported. */
+COIL_API coil_deferred *coil_server_endpoint_listen_at(coil_server_endpoint *ep,
+                                                       coil_factory *factory, const char *file,
+                                                       int line, const char *func);
+COIL_API coil_deferred *coil_client_endpoint_connect_at(coil_client_endpoint *ep,
+                                                        coil_factory *factory, const char *file,
+                                                        int line, const char *func);
+COIL_API coil_deferred *coil_connect_protocol_at(coil_client_endpoint *ep, coil_protocol *p,
+                                                 const char *file, int line, const char *func);
+COIL_API coil_deferred *coil_listen_string_at(coil_reactor *r, const char *desc,
+                                              coil_factory *factory, const char *file, int line,
+                                              const char *func);
+COIL_API coil_deferred *coil_connect_string_at(coil_reactor *r, const char *desc,
+                                               coil_factory *factory, const char *file, int line,
+                                               const char *func);
+#if !defined(COIL_BUILDING) && !defined(COIL_NO_CALL_SITE_MACROS)
+#define coil_server_endpoint_listen(ep, factory)                                                   \
+    coil_server_endpoint_listen_at((ep), (factory), __FILE__, __LINE__, __func__)
+#define coil_client_endpoint_connect(ep, factory)                                                  \
+    coil_client_endpoint_connect_at((ep), (factory), __FILE__, __LINE__, __func__)
+#define coil_connect_protocol(ep, p) coil_connect_protocol_at((ep), (p), __FILE__, __LINE__, __func__)
+#define coil_listen_string(r, desc, factory)                                                       \
+    coil_listen_string_at((r), (desc), (factory), __FILE__, __LINE__, __func__)
+#define coil_connect_string(r, desc, factory)                                                      \
+    coil_connect_string_at((r), (desc), (factory), __FILE__, __LINE__, __func__)
+#endif
+
 /* Twisted's serverFromString: parse `desc` and build the endpoint. On
  * success *out is a new endpoint. On failure *out is NULL, the result is
  * COIL_EBADDESC (invalid description), COIL_ENOTLS ("ssl:" in a build
