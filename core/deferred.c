@@ -931,3 +931,14 @@ coil_deferred *coil_deferred_set_call_site(coil_deferred *d, const char *file, i
         free(site);
     return d;
 }
+
+coil_result coil_result_copy(const void *data, size_t len)
+{
+    char *copy = len < SIZE_MAX ? malloc(len + 1) : NULL;
+    if (!copy)
+        return coil_result_failure(coil_failure_new("coil", -ENOMEM, "Out of memory"));
+    if (len)
+        memcpy(copy, data, len);
+    copy[len] = '\0';
+    return coil_result_value(copy, free);
+}

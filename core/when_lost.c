@@ -25,8 +25,7 @@ static void lost_hook(coil_protocol *p, int reason)
     if (reason == 0)
         coil_deferred_callback(w->d, coil_result_none());
     else
-        coil_deferred_errback(w->d, coil_failure_new(COIL_NET_DOMAIN, reason, "%s",
-                                                     coil_strerror(reason)));
+        coil_deferred_errback(w->d, coil_connection_lost_failure(reason));
     coil_deferred_unref(w->d);
     free(w);
 }

@@ -177,6 +177,11 @@ static inline coil_failure *coil_result_failure_of(coil_result r)
 {
     return r.kind == COIL_RESULT_FAILURE ? r.failure : NULL;
 }
+/* A value holding a malloc'ed copy of `len` bytes of `data` followed by a
+ * NUL (so text can be printed as a string), freed with free() by whoever
+ * releases the result: a line or message handed to a Deferred. Out of
+ * memory gives a failure (domain "coil", -ENOMEM) instead. */
+COIL_API coil_result coil_result_copy(const void *data, size_t len);
 /* Release what `r` owns (destructor, failure or Deferred reference). */
 COIL_API void coil_result_release(coil_result r);
 

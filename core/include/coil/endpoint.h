@@ -168,7 +168,9 @@ COIL_API coil_deferred *coil_connect_string_at(coil_reactor *r, const char *desc
  * COIL_EBADDESC (invalid description), COIL_ENOTLS ("ssl:" in a build
  * without TLS), -ENOMEM, or what a registered type's constructor returned,
  * and err (if errlen > 0) says why in one line, naming the argument:
- * "tcp: invalid port 'abc' (must be an integer 0-65535)". Nothing is
+ * "tcp: invalid port 'abc' (must be an integer 0-65535)". With `err`
+ * NULL that line is logged instead (COIL_LOG_ERROR, system
+ * "coil.endpoint"), so a short program still says why. Nothing is
  * opened here: sockets are made by listen(). */
 COIL_API int coil_server_from_string(coil_reactor *r, const char *desc,
                                      coil_server_endpoint **out, char *err, size_t errlen);

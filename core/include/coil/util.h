@@ -6,8 +6,11 @@
 
 #include <stddef.h>
 
+#include "basic.h"
 #include "deferred.h"
+#include "error.h"
 #include "export.h"
+#include "net_deferred.h"
 #include "protocol.h"
 #include "reactor.h"
 
@@ -32,6 +35,35 @@ extern "C" {
 #else
 #define COIL_UNUSED
 #endif
+
+/* Twisted's Factory.forProtocol for a LineReceiver subclass: as
+ * coil_protocol_factory_init() (protocol.h), for a struct of `size` bytes
+ * that starts with a coil_line_receiver; each new block is set up with
+ * coil_line_receiver_init(ops) before connection_made, so a line protocol
+ * needs no build or init function of its own. The factory's `init` hook is
+ * taken for this (do not set it), and its `ops` field holds `ops` (not a
+ * protocol table). connection_lost frees the block with free(), as for
+ * coil_protocol_factory; coil_protocol_factory_user() works as there.
+ *
+ *     static coil_protocol_factory chat;
+ *     coil_line_receiver_factory_init(&chat, sizeof(struct chatter), &chat_ops, NULL);
+ */
+COIL_API void coil_line_receiver_factory_init(coil_protocol_factory *f, size_t size,
+                                              const coil_line_receiver_ops *ops, void *user);
+
+/* Twisted's connectionLost `reason` as a failure, to errback a Deferred
+ * the protocol owes someone: (COIL_NET_DOMAIN, reason) with
+ * coil_strerror(reason) as the message, so 0 (an orderly close) reads
+ * "Connection was closed cleanly", as Twisted's ConnectionDone. Located at
+ * the caller's line. One reference for the caller. */
+#define coil_connection_lost_failure(reason)                                                       \
+    coil_connection_lost_failure_at((reason), __FILE__, __LINE__, __func__)
+static inline coil_failure *coil_connection_lost_failure_at(int reason, const char *file,
+                                                            int line, const char *func)
+{
+    return coil_failure_new_at(file, line, func, COIL_NET_DOMAIN, reason, "%s",
+                               coil_strerror(reason));
+}
 
 /* The function a program hands to coil_react(): start the work on `r` and
  * return a Deferred (one reference, passed to coil_react) that fires when
