@@ -77,7 +77,7 @@ def main():
         with open(os.path.join(examples, py_file)) as f:
             twisted = python_code_lines(f.read())
         ratio = coil / twisted
-        row = "| %s | %d | %d | %.1f |" % (label, twisted, coil, ratio)
+        row = "| %s | %d | %d | %.2f |" % (label, twisted, coil, ratio)
         print(row)
         if ratio > MAX_RATIO:
             print("  too long: %s has %d code lines, at most %d (%.1fx %s's %d)"
