@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 /* A greeter: says hello with its connection number, then echoes. Its
  * protocol struct has a member before the coil_protocol, to exercise
@@ -611,6 +613,122 @@ static void call_site_accessors(void **state)
     coil_failure_set_call_site(NULL, "a.c", 1, "f"); /* ignored */
 }
 
+/* ---- the smaller helpers ---------------------------------------------------- */
+
+static void result_copy_and_lost_failure(void **state)
+{
+    coil_result r = coil_result_copy("line\0tail", 4);
+    assert_false(coil_result_is_failure(r));
+    assert_string_equal(coil_result_ptr(r), "line");
+    coil_result_release(r); /* frees the copy (ASan/valgrind check) */
+    r = coil_result_copy(NULL, 0);
+    assert_string_equal(coil_result_ptr(r), "");
+    coil_result_release(r);
+
+    int line = __LINE__ + 1;
+    coil_failure *f = coil_connection_lost_failure(0);
+    assert_true(coil_failure_check(f, COIL_NET_DOMAIN, 0));
+    assert_string_equal(coil_failure_message(f), "Connection was closed cleanly");
+    assert_string_equal(coil_failure_file(f), "test_conveniences.c");
+    assert_int_equal(coil_failure_line(f), line);
+    coil_failure_unref(f);
+    f = coil_connection_lost_failure(-ECONNRESET);
+    assert_true(coil_failure_check(f, COIL_NET_DOMAIN, -ECONNRESET));
+    assert_string_equal(coil_failure_message(f), coil_strerror(-ECONNRESET));
+    coil_failure_unref(f);
+}
+
+/* coil_line_receiver_factory_init: line protocols without a build or init
+ * function; the factory's user pointer still reaches them. */
+typedef struct shouter {
+    coil_line_receiver lines;
+    int said;
+} shouter;
+
+static void shout_line(coil_line_receiver *lr, const char *line, size_t len)
+{
+    shouter *s = (shouter *)lr;
+    room *rm = coil_protocol_factory_user(&lr->base);
+    s->said++;
+    coil_line_receiver_send_linef(lr, "%d:%d:%.*s", rm->connections, s->said, (int)len, line);
+}
+
+static void shout_made(coil_line_receiver *lr)
+{
+    ((room *)coil_protocol_factory_user(&lr->base))->connections++;
+}
+
+static void shout_lost(coil_line_receiver *lr, int reason)
+{
+    ((room *)coil_protocol_factory_user(&lr->base))->lost++;
+    free(lr);
+}
+
+static const coil_line_receiver_ops shout_ops = {
+    .connection_made = shout_made, .line_received = shout_line, .connection_lost = shout_lost};
+
+static void line_receiver_factory(void **state)
+{
+    coil_reactor *r = t_reactor();
+    room rm = {0};
+    coil_protocol_factory f;
+    coil_line_receiver_factory_init(&f, sizeof(shouter), &shout_ops, &rm);
+    coil_port *port = listen_string(r, "tcp:0:interface=127.0.0.1", &f.base);
+    int fd = t_peer_connect_tcp(port_of(port));
+    assert_true(fd >= 0);
+    assert_int_equal(t_peer_write_all(fd, "a\r\nbc\r\n", 7), 0);
+    char got[16] = "";
+    static const char want[] = "1:1:a\r\n1:2:bc\r\n";
+    size_t have = 0;
+    for (int turns = 0; have < strlen(want); turns++) {
+        if (turns == 1000)
+            fail_msg("only '%s' arrived", got);
+        coil_reactor_iterate(r, 0.01);
+        ssize_t n = recv(fd, got + have, sizeof(got) - 1 - have, MSG_DONTWAIT);
+        if (n > 0)
+            have += (size_t)n;
+        else if (n == 0)
+            fail_msg("closed after %zu bytes", have);
+    }
+    assert_string_equal(got, want);
+    close(fd);
+    T_RUN_UNTIL(r, rm.lost == 1, 5);
+    t_stop_listening(r, port);
+    t_teardown(r);
+}
+
+/* when_lost: NULL without a transport; cancelling only stops the wait. */
+static void when_lost_cancel_and_misuse(void **state)
+{
+    coil_protocol bare = {0};
+    assert_null(coil_protocol_when_lost(&bare));
+    assert_null(coil_protocol_when_lost(NULL));
+
+    coil_reactor *r = t_reactor();
+    t_factory srv, cli;
+    t_factory_init(&srv);
+    t_factory_init(&cli);
+    uint16_t portno;
+    coil_port *port = t_listen_tcp(r, &srv.base, &portno);
+    int err = 0;
+    t_conn *c = (t_conn *)t_connect_tcp(r, &cli.base, portno, &err);
+    assert_non_null(c);
+    t_outcome o;
+    coil_deferred *d = coil_protocol_when_lost(&c->base);
+    assert_non_null(d);
+    coil_deferred_cancel(d);
+    t_watch(d, &o);
+    assert_true(o.fired);
+    assert_int_equal(o.code, COIL_DEFER_CANCELLED);
+    /* The connection is still up and ends normally; the late fire of the
+     * cancelled Deferred is swallowed, as in Twisted. */
+    coil_transport_write(c->base.transport, "x", 1);
+    coil_transport_lose_connection(c->base.transport);
+    T_RUN_UNTIL(r, cli.lost == 1 && srv.lost == 1, 5);
+    t_stop_listening(r, port);
+    t_teardown(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -625,6 +743,9 @@ int main(void)
         cmocka_unit_test(react_stopped_from_outside),
         cmocka_unit_test(failures_name_the_call_site),
         cmocka_unit_test(call_site_accessors),
+        cmocka_unit_test(result_copy_and_lost_failure),
+        cmocka_unit_test(line_receiver_factory),
+        cmocka_unit_test(when_lost_cancel_and_misuse),
     };
     return cmocka_run_group_tests_name("conveniences", tests, NULL, NULL);
 }
