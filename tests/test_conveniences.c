@@ -729,6 +729,30 @@ static void when_lost_cancel_and_misuse(void **state)
     t_teardown(r);
 }
 
+/* Without an error buffer, from_string logs why the description is bad. */
+static void from_string_without_buffer_logs(void **state)
+{
+    coil_reactor *r = t_reactor();
+    char why[256];
+    coil_client_endpoint *cep = NULL;
+    coil_server_endpoint *sep = NULL;
+    assert_int_equal(coil_client_from_string(r, "tcp:x", &cep, why, sizeof(why)), COIL_EBADDESC);
+    t_log_capture();
+    assert_int_equal(coil_client_from_string(r, "tcp:x", &cep, NULL, 0), COIL_EBADDESC);
+    assert_null(cep);
+    assert_int_equal(t_log_count(why), 1);
+    assert_int_equal(coil_server_from_string(r, "tcp:1:bogus=1", &sep, why, sizeof(why)),
+                     COIL_EBADDESC);
+    assert_int_equal(coil_server_from_string(r, "tcp:1:bogus=1", &sep, NULL, 0), COIL_EBADDESC);
+    assert_null(sep);
+    assert_int_equal(t_log_count(why), 1);
+    /* With a buffer nothing is logged. */
+    assert_int_equal(coil_client_from_string(r, "tcp:x", &cep, why, sizeof(why)), COIL_EBADDESC);
+    assert_int_equal(t_log_count(why), 1);
+    coil_log_set_handler(NULL, NULL);
+    t_teardown(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -746,6 +770,7 @@ int main(void)
         cmocka_unit_test(result_copy_and_lost_failure),
         cmocka_unit_test(line_receiver_factory),
         cmocka_unit_test(when_lost_cancel_and_misuse),
+        cmocka_unit_test(from_string_without_buffer_logs),
     };
     return cmocka_run_group_tests_name("conveniences", tests, NULL, NULL);
 }
