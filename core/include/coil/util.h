@@ -98,7 +98,8 @@ COIL_API int coil_react(coil_main_fn main_fn, void *arg);
  * orderly close (reason 0), else it errbacks with (COIL_NET_DOMAIN, reason)
  * and coil_strerror(reason) as the message (COIL_ESHUTDOWN when the reactor
  * stopped, -ECONNRESET, ...). Call it on a connected protocol (from
- * connection_made() or the connect Deferred's callback); calling it again
+ * connection_made() or the connect Deferred's callback), not from its
+ * connection_lost() (the Deferred would never fire); calling it again
  * returns another reference to the same Deferred. It works by pointing
  * p->ops at a copy of the table whose connection_lost also fires the
  * Deferred, so do not replace p->ops afterwards. Cancelling it only stops
