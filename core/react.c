@@ -62,13 +62,12 @@ int coil_react(coil_main_fn main_fn, void *arg)
     coil_reactor *r;
     int rc = coil_reactor_new(&r, NULL);
     if (rc < 0) {
-        coil_log(COIL_LOG_CRITICAL, "coil.react", "cannot make a reactor: %s",
-                 coil_strerror(rc));
+        coil_log(COIL_LOG_CRITICAL, "coil.react", "cannot make a reactor: %s", coil_strerror(rc));
         return 1;
     }
     struct react *st = calloc(1, sizeof(*st));
-    if (!st || coil_reactor_add_trigger(r, COIL_PHASE_BEFORE, COIL_EVENT_SHUTDOWN,
-                                        react_shutdown, st) < 0) {
+    if (!st || coil_reactor_add_trigger(r, COIL_PHASE_BEFORE, COIL_EVENT_SHUTDOWN, react_shutdown,
+                                        st) < 0) {
         free(st);
         coil_reactor_free(r);
         coil_log(COIL_LOG_CRITICAL, "coil.react", "out of memory");
@@ -80,8 +79,7 @@ int coil_react(coil_main_fn main_fn, void *arg)
         d = coil_fail(coil_failure_new("coil", -ENOMEM, "main function returned no Deferred"));
     if (coil_deferred_add_callbacks_full(d, react_finished, react_finished, st, react_unref) < 0) {
         st->refs--; /* the pair was not added */
-        react_finished(coil_result_failure(coil_failure_new("coil", -ENOMEM, "Out of memory")),
-                       st);
+        react_finished(coil_result_failure(coil_failure_new("coil", -ENOMEM, "Out of memory")), st);
     }
     rc = coil_reactor_run(r);
     if (rc < 0) {

@@ -60,7 +60,7 @@ coil_result coil_result_when_lost(coil_result connected, void *arg)
     int err = p->transport ? -ENOMEM : -ENOTCONN;
     coil_result_release(connected); /* the protocol is coil's: no destructor */
     if (!d)
-        return coil_result_failure(coil_failure_new(COIL_NET_DOMAIN, err, "%s",
-                                                    coil_strerror(err)));
+        return coil_result_failure(
+            coil_failure_new(COIL_NET_DOMAIN, err, "%s", coil_strerror(err)));
     return coil_result_deferred(d);
 }
