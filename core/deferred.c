@@ -533,12 +533,21 @@ int coil_deferred_errback(coil_deferred *d, coil_failure *f)
     return coil_deferred_callback(d, coil_result_failure(f));
 }
 
-static coil_failure *cancelled_failure(void)
+/* The CancelledError, located at the user's cancel call when known. */
+static coil_failure *cancelled_failure(const char *file, int line, const char *func)
 {
+    if (line > 0)
+        return coil_failure_new_at(file, line, func, COIL_DEFER_DOMAIN, COIL_DEFER_CANCELLED,
+                                   "Deferred was cancelled");
     return coil_failure_new(COIL_DEFER_DOMAIN, COIL_DEFER_CANCELLED, "Deferred was cancelled");
 }
 
-void coil_deferred_cancel(coil_deferred *d)
+void(coil_deferred_cancel)(coil_deferred *d)
+{
+    coil_deferred_cancel_at(d, NULL, 0, NULL);
+}
+
+void coil_deferred_cancel_at(coil_deferred *d, const char *file, int line, const char *func)
 {
     /* A fired Deferred waiting on another forwards the cancel to it, and so
      * on down the chain: walk to the innermost one instead of recursing. */
@@ -558,7 +567,7 @@ void coil_deferred_cancel(coil_deferred *d)
         d->suppress_already_called = true;
     }
     if (!d->called && !d->list_mode)
-        fire(d, coil_result_failure(cancelled_failure()));
+        fire(d, coil_result_failure(cancelled_failure(file, line, func)));
     else if (d->called && !d->list_mode)
         release_canceller(d); /* it fired from inside the canceller */
     coil_deferred_unref(d);
@@ -767,6 +776,9 @@ struct timeout {
     coil_timeout_fn on_timeout_cancel;
     void *arg;
     coil_destroy_fn arg_destroy;
+    const char *file; /* the user's add_timeout call (line 0: unknown) */
+    const char *func;
+    int line;
 };
 
 static void timeout_fire(void *p)
@@ -801,6 +813,11 @@ static coil_result timeout_convert(coil_result result, void *p)
         !coil_failure_check(result.failure, COIL_DEFER_DOMAIN, COIL_DEFER_CANCELLED))
         return result;
     coil_result_release(result);
+    if (t->line > 0)
+        return coil_result_failure(coil_failure_new_at(t->file, t->line, t->func,
+                                                       COIL_DEFER_DOMAIN, COIL_DEFER_TIMEOUT,
+                                                       "Deferred timed out after %g seconds",
+                                                       t->seconds));
     return coil_result_failure(coil_failure_new(COIL_DEFER_DOMAIN, COIL_DEFER_TIMEOUT,
                                                 "Deferred timed out after %g seconds", t->seconds));
 }
@@ -827,9 +844,18 @@ static void timeout_free(void *p)
     free(t);
 }
 
-int coil_deferred_add_timeout_full(coil_deferred *d, coil_clock *clock, double seconds,
-                                   coil_timeout_fn on_timeout_cancel, void *arg,
-                                   coil_destroy_fn arg_destroy)
+int(coil_deferred_add_timeout_full)(coil_deferred *d, coil_clock *clock, double seconds,
+                                    coil_timeout_fn on_timeout_cancel, void *arg,
+                                    coil_destroy_fn arg_destroy)
+{
+    return coil_deferred_add_timeout_full_at(d, clock, seconds, on_timeout_cancel, arg,
+                                             arg_destroy, NULL, 0, NULL);
+}
+
+int coil_deferred_add_timeout_full_at(coil_deferred *d, coil_clock *clock, double seconds,
+                                      coil_timeout_fn on_timeout_cancel, void *arg,
+                                      coil_destroy_fn arg_destroy, const char *file, int line,
+                                      const char *func)
 {
     struct timeout *t = malloc(sizeof(*t));
     if (!t || items_reserve(d, 2) < 0) {
@@ -841,6 +867,9 @@ int coil_deferred_add_timeout_full(coil_deferred *d, coil_clock *clock, double s
         .seconds = seconds,
         .on_timeout_cancel = on_timeout_cancel,
         .arg = arg,
+        .file = file,
+        .func = func,
+        .line = line,
     };
     t->call = coil_call_later_full(clock, seconds, timeout_fire, t, timeout_drop);
     if (!t->call) {
@@ -861,7 +890,55 @@ int coil_deferred_add_timeout_full(coil_deferred *d, coil_clock *clock, double s
     return 0;
 }
 
-int coil_deferred_add_timeout(coil_deferred *d, coil_clock *clock, double seconds)
+int(coil_deferred_add_timeout)(coil_deferred *d, coil_clock *clock, double seconds)
 {
-    return coil_deferred_add_timeout_full(d, clock, seconds, NULL, NULL, NULL);
+    return coil_deferred_add_timeout_full_at(d, clock, seconds, NULL, NULL, NULL, NULL, 0, NULL);
+}
+
+int coil_deferred_add_timeout_at(coil_deferred *d, coil_clock *clock, double seconds,
+                                 const char *file, int line, const char *func)
+{
+    return coil_deferred_add_timeout_full_at(d, clock, seconds, NULL, NULL, NULL, file, line,
+                                             func);
+}
+
+/* ---- call sites ----------------------------------------------------------------- */
+
+struct call_site {
+    const char *file;
+    const char *func;
+    int line;
+};
+
+static coil_result note_call_site(coil_result result, void *p)
+{
+    const struct call_site *site = p;
+    coil_failure_set_call_site(coil_result_failure_of(result), site->file, site->line,
+                               site->func);
+    return result;
+}
+
+coil_deferred *coil_deferred_set_call_site(coil_deferred *d, const char *file, int line,
+                                           const char *func)
+{
+    if (!d || line <= 0)
+        return d;
+    struct call_site *site = malloc(sizeof(*site));
+    if (!site)
+        return d; /* only the message loses its call site */
+    *site = (struct call_site){.file = file, .func = func, .line = line};
+    if (coil_deferred_add_callbacks_full(d, NULL, note_call_site, site, free) < 0)
+        free(site);
+    return d;
+}
+
+coil_result coil_result_copy(const void *data, size_t len)
+{
+    char *copy = len < SIZE_MAX ? malloc(len + 1) : NULL;
+    if (!copy)
+        return coil_result_failure(coil_failure_new("coil", -ENOMEM, "Out of memory"));
+    if (len)
+        memcpy(copy, data, len);
+    copy[len] = '\0';
+    return coil_result_value(copy, free);
 }

@@ -18,6 +18,10 @@ struct coil_failure {
     int line;
     const char *file; /* static strings from __FILE__ / __func__ */
     const char *func;
+    /* The user's call that led here (coil_failure_set_call_site), or 0. */
+    int site_line;
+    const char *site_file;
+    const char *site_func;
     coil_failure *cause;
     void *data;
     coil_destroy_fn data_destroy;
@@ -158,6 +162,31 @@ int coil_failure_line(const coil_failure *f)
     return f->line;
 }
 
+void coil_failure_set_call_site(coil_failure *f, const char *file, int line, const char *func)
+{
+    /* The first call site recorded is the one nearest the failure; the
+     * static out-of-memory failure is shared and records nothing. */
+    if (!f || f->refs == IMMORTAL || f->site_line > 0 || line <= 0)
+        return;
+    f->site_file = base_name(file);
+    f->site_line = line;
+    f->site_func = func ? func : "?";
+}
+
+bool coil_failure_call_site(const coil_failure *f, const char **file, int *line,
+                            const char **func)
+{
+    if (!f || f->site_line <= 0)
+        return false;
+    if (file)
+        *file = f->site_file;
+    if (line)
+        *line = f->site_line;
+    if (func)
+        *func = f->site_func;
+    return true;
+}
+
 bool coil_failure_check(const coil_failure *f, const char *domain, int code)
 {
     return f && f->code == code && strcmp(f->domain, domain ? domain : "") == 0;
@@ -232,6 +261,9 @@ size_t coil_failure_snprint(const coil_failure *f, char *buf, size_t size)
         sink_printf(&s, "%s ", cur->domain);
         print_code(&s, cur->code);
         sink_printf(&s, ": %s", cur->message);
+        if (cur->site_line > 0)
+            sink_printf(&s, "\n    called from %s:%d in %s", cur->site_file, cur->site_line,
+                        cur->site_func);
         if (cur->line > 0)
             sink_printf(&s, "\n    at %s:%d in %s", cur->file, cur->line, cur->func);
     }

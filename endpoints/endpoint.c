@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include <coil/error.h>
+#include <coil/log.h>
 
 #include "endpoint_int.h"
 
@@ -48,6 +49,26 @@ coil_deferred *coil_client_endpoint_connect(coil_client_endpoint *ep, coil_facto
     if (!ep || !factory)
         return coil__endpoint_fail(-EINVAL, "connect: no endpoint or no factory");
     return ep->ops->connect(ep, factory);
+}
+
+coil_deferred *coil_server_endpoint_listen_at(coil_server_endpoint *ep, coil_factory *factory,
+                                              const char *file, int line, const char *func)
+{
+    return coil_deferred_set_call_site(coil_server_endpoint_listen(ep, factory), file, line,
+                                       func);
+}
+
+coil_deferred *coil_client_endpoint_connect_at(coil_client_endpoint *ep, coil_factory *factory,
+                                               const char *file, int line, const char *func)
+{
+    return coil_deferred_set_call_site(coil_client_endpoint_connect(ep, factory), file, line,
+                                       func);
+}
+
+coil_deferred *coil_connect_protocol_at(coil_client_endpoint *ep, coil_protocol *p,
+                                        const char *file, int line, const char *func)
+{
+    return coil_deferred_set_call_site(coil_connect_protocol(ep, p), file, line, func);
 }
 
 void coil_client_endpoint_free(coil_client_endpoint *ep)
@@ -101,6 +122,14 @@ coil_deferred *coil_connect_protocol(coil_client_endpoint *ep, coil_protocol *p)
 }
 
 /* ---- from descriptions --------------------------------------------------- */
+
+/* Without an error buffer the reason is logged, so that a program that
+ * passes NULL still tells its user what is wrong with the description. */
+static int log_bad_description(int rc, const char *err)
+{
+    coil_log(COIL_LOG_ERROR, "coil.endpoint", "%s", err[0] ? err : coil_strerror(rc));
+    return rc;
+}
 
 #ifndef COIL_HAVE_TLS
 static int no_tls(const char *type, char *err, size_t errlen)
@@ -215,7 +244,7 @@ int coil_server_endpoint_from_desc(coil_reactor *r, const coil_server_desc *d,
     return coil_endpoint_errorf(err, errlen, "invalid server description");
 }
 
-int coil_server_from_string(coil_reactor *r, const char *desc, coil_server_endpoint **out,
+static int server_from_string(coil_reactor *r, const char *desc, coil_server_endpoint **out,
                             char *err, size_t errlen)
 {
     if (out)
@@ -310,7 +339,7 @@ int coil_client_endpoint_from_desc(coil_reactor *r, const coil_client_desc *d,
     return coil_endpoint_errorf(err, errlen, "invalid client description");
 }
 
-int coil_client_from_string(coil_reactor *r, const char *desc, coil_client_endpoint **out,
+static int client_from_string(coil_reactor *r, const char *desc, coil_client_endpoint **out,
                             char *err, size_t errlen)
 {
     if (out)
@@ -324,4 +353,24 @@ int coil_client_from_string(coil_reactor *r, const char *desc, coil_client_endpo
     rc = coil_client_endpoint_from_desc(r, d, out, err, errlen);
     coil_client_desc_free(d);
     return rc;
+}
+
+int coil_server_from_string(coil_reactor *r, const char *desc, coil_server_endpoint **out,
+                            char *err, size_t errlen)
+{
+    if (err)
+        return server_from_string(r, desc, out, err, errlen);
+    char why[256] = "";
+    int rc = server_from_string(r, desc, out, why, sizeof(why));
+    return rc < 0 ? log_bad_description(rc, why) : rc;
+}
+
+int coil_client_from_string(coil_reactor *r, const char *desc, coil_client_endpoint **out,
+                            char *err, size_t errlen)
+{
+    if (err)
+        return client_from_string(r, desc, out, err, errlen);
+    char why[256] = "";
+    int rc = client_from_string(r, desc, out, why, sizeof(why));
+    return rc < 0 ? log_bad_description(rc, why) : rc;
 }

@@ -12,6 +12,18 @@ static coil_deferred *bad_description(int rc, const char *err)
                                       err[0] ? err : coil_strerror(rc)));
 }
 
+coil_deferred *coil_listen_string_at(coil_reactor *r, const char *desc, coil_factory *factory,
+                                     const char *file, int line, const char *func)
+{
+    return coil_deferred_set_call_site(coil_listen_string(r, desc, factory), file, line, func);
+}
+
+coil_deferred *coil_connect_string_at(coil_reactor *r, const char *desc, coil_factory *factory,
+                                      const char *file, int line, const char *func)
+{
+    return coil_deferred_set_call_site(coil_connect_string(r, desc, factory), file, line, func);
+}
+
 coil_deferred *coil_listen_string(coil_reactor *r, const char *desc, coil_factory *factory)
 {
     char err[256] = "";

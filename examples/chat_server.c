@@ -63,13 +63,6 @@ static void leave(coil_line_receiver *lr, int reason COIL_UNUSED)
 static const coil_line_receiver_ops chat_ops = {
     .connection_made = ask_name, .line_received = line_received, .connection_lost = leave};
 
-static bool new_chatter(coil_protocol *p, const coil_address *peer COIL_UNUSED,
-                        void *user COIL_UNUSED)
-{
-    coil_line_receiver_init((coil_line_receiver *)p, &chat_ops);
-    return true;
-}
-
 static coil_result cannot_listen(coil_result failure, void *reactor)
 {
     fprintf(stderr, "%s\n", coil_failure_message(coil_result_failure_of(failure)));
@@ -85,8 +78,7 @@ int main(int argc, char **argv)
     if (coil_reactor_new(&reactor, NULL) < 0)
         return 1;
     coil_protocol_factory factory;
-    coil_protocol_factory_init(&factory, sizeof(chatter), NULL, NULL);
-    factory.init = new_chatter;
+    coil_line_receiver_factory_init(&factory, sizeof(chatter), &chat_ops, NULL);
     coil_deferred *d = coil_listen_string(reactor, argc > 1 ? argv[1] : "tcp:8123", &factory.base);
     coil_deferred_add_errback(d, cannot_listen, reactor);
     coil_deferred_unref(d);

@@ -30,16 +30,14 @@ int main(int argc, char **argv)
     coil_reactor *reactor;
     coil_client_service *client;
     coil_protocol_factory factory;
-    char err[256];
     setvbuf(stdout, NULL, _IOLBF, 0); /* one line at a time, also into a pipe */
     if (argc != 2 || coil_reactor_new(&reactor, NULL) < 0)
         return 2;
     coil_protocol_factory_init(&factory, sizeof(coil_protocol), &client_ops, NULL);
-    if (coil_client_service_new_from_string(reactor, argv[1], &factory.base, NULL, &client, err,
-                                            sizeof(err)) < 0) {
-        fprintf(stderr, "%s\n", err);
+    /* No error buffer: a bad description is logged with the reason. */
+    if (coil_client_service_new_from_string(reactor, argv[1], &factory.base, NULL, &client, NULL,
+                                            0) < 0)
         return 2;
-    }
     coil_service_run_under(coil_client_service_service(client), reactor);
     coil_reactor_run(reactor); /* until SIGINT or SIGTERM; the service stops first */
     coil_client_service_free(client);

@@ -38,7 +38,20 @@ PKG_CONFIG_PATH="$tmp/prefix/lib/pkgconfig" cc "$tmp/consumer/main.c" -o "$tmp/p
   $(PKG_CONFIG_PATH="$tmp/prefix/lib/pkgconfig" pkg-config --cflags --libs coil)
 LD_LIBRARY_PATH="$tmp/prefix/lib" "$tmp/pc-consumer"
 # The installed headers, as the README promises: C11 (pedantic) and C++.
-printf '#include <coil/coil.h>\nint main(void) { return 0; }\n' >"$tmp/headers.c"
+# The call-site macros (coil_connect_string() & co.) expand in both too.
+cat >"$tmp/headers.c" <<'C'
+#include <coil/coil.h>
+static coil_deferred *run(coil_reactor *r, void *desc)
+{
+    static coil_protocol_factory f;
+    coil_protocol_factory_init(&f, sizeof(coil_protocol), NULL, NULL);
+    coil_deferred *d = coil_connect_string(r, (const char *)desc, &f.base);
+    coil_deferred_add_timeout(d, coil_reactor_clock(r), 1.0);
+    coil_deferred_add_callback(d, coil_result_when_lost, NULL);
+    return d;
+}
+int main(void) { return coil_react(run, (void *)"tcp:127.0.0.1:1"); }
+C
 cp "$tmp/headers.c" "$tmp/headers.cc"
 cc -std=c11 -pedantic -Wall -Wextra -Werror -I"$tmp/prefix/include" -c "$tmp/headers.c" -o /dev/null
 c++ -std=c++17 -Wall -Wextra -Werror -I"$tmp/prefix/include" -c "$tmp/headers.cc" -o /dev/null

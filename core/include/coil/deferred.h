@@ -177,6 +177,11 @@ static inline coil_failure *coil_result_failure_of(coil_result r)
 {
     return r.kind == COIL_RESULT_FAILURE ? r.failure : NULL;
 }
+/* A value holding a malloc'ed copy of `len` bytes of `data` followed by a
+ * NUL (so text can be printed as a string), freed with free() by whoever
+ * releases the result: a line or message handed to a Deferred. Out of
+ * memory gives a failure (domain "coil", -ENOMEM) instead. */
+COIL_API coil_result coil_result_copy(const void *data, size_t len);
 /* Release what `r` owns (destructor, failure or Deferred reference). */
 COIL_API void coil_result_release(coil_result r);
 
@@ -229,6 +234,10 @@ COIL_API int coil_deferred_errback(coil_deferred *d, coil_failure *f);
  * fired but waits on an inner Deferred, cancel that one instead. Otherwise
  * nothing happens. */
 COIL_API void coil_deferred_cancel(coil_deferred *d);
+/* The same; the CancelledError it may create is located at file:line in
+ * func (the coil_deferred_cancel() macro passes the caller's). */
+COIL_API void coil_deferred_cancel_at(coil_deferred *d, const char *file, int line,
+                                      const char *func);
 
 /* Stop running callbacks until as many unpause() calls as pause() calls were
  * made (extra unpause() calls are ignored). */
@@ -256,6 +265,44 @@ typedef coil_result (*coil_timeout_fn)(coil_result result, double timeout, void 
 COIL_API int coil_deferred_add_timeout_full(coil_deferred *d, coil_clock *clock, double seconds,
                                             coil_timeout_fn on_timeout_cancel, void *arg,
                                             coil_destroy_fn arg_destroy);
+/* The same; the TimeoutError is located at file:line in func (the macros
+ * below pass the caller's, so a timeout names the line that set it). */
+COIL_API int coil_deferred_add_timeout_at(coil_deferred *d, coil_clock *clock, double seconds,
+                                          const char *file, int line, const char *func);
+COIL_API int coil_deferred_add_timeout_full_at(coil_deferred *d, coil_clock *clock,
+                                               double seconds, coil_timeout_fn on_timeout_cancel,
+                                               void *arg, coil_destroy_fn arg_destroy,
+                                               const char *file, int line, const char *func);
+
+/* ---- Call sites ------------------------------------------------------------
+ * Failures should point at the user's code, not at the library file that
+ * noticed the error. coil_deferred_set_call_site() adds an errback at this
+ * point of `d`'s chain that records file:line in func on the failure passing
+ * by (coil_failure_set_call_site(): the first site recorded sticks), and
+ * returns `d`. The public calls that return Deferreds do this through the
+ * macros below, with the caller's __FILE__, __LINE__ and __func__, so
+ *
+ *     coil.net ECONNREFUSED (-111): Connection refused
+ *         called from qotd_client.c:22 in qotd
+ *         at connect.c:301 in connect_done
+ *
+ * Code that wraps coil in its own Deferred-returning API can do the same
+ * with its own macros. Out of memory, the site is silently not recorded. */
+COIL_API coil_deferred *coil_deferred_set_call_site(coil_deferred *d, const char *file, int line,
+                                                    const char *func);
+
+/* The function names stay exported (and callable: (coil_deferred_cancel)(d)
+ * or a function pointer); the macros only add the call site. Define
+ * COIL_NO_CALL_SITE_MACROS before including coil to do without them. coil's
+ * own sources are built without them (COIL_BUILDING). */
+#if !defined(COIL_BUILDING) && !defined(COIL_NO_CALL_SITE_MACROS)
+#define coil_deferred_cancel(d) coil_deferred_cancel_at((d), __FILE__, __LINE__, __func__)
+#define coil_deferred_add_timeout(d, clock, seconds)                                               \
+    coil_deferred_add_timeout_at((d), (clock), (seconds), __FILE__, __LINE__, __func__)
+#define coil_deferred_add_timeout_full(d, clock, seconds, on_timeout_cancel, arg, arg_destroy)    \
+    coil_deferred_add_timeout_full_at((d), (clock), (seconds), (on_timeout_cancel), (arg),         \
+                                      (arg_destroy), __FILE__, __LINE__, __func__)
+#endif
 
 /* ---- Introspection (tests, debugging, repr) ------------------------------ */
 

@@ -131,12 +131,46 @@ COIL_API coil_deferred *coil_listen_string(coil_reactor *r, const char *desc,
 COIL_API coil_deferred *coil_connect_string(coil_reactor *r, const char *desc,
                                             coil_factory *factory);
 
+/* Call sites: the five calls above that return a Deferred are macros
+ * passing the caller's __FILE__, __LINE__ and __func__ to these *_at
+ * functions, so that a failure they deliver (a refused connect, a port in
+ * use, a description that does not parse) prints "called from
+ * yourfile.c:LINE in yourfunction" (coil_deferred_set_call_site() in
+ * deferred.h). The plain functions stay exported. */
+COIL_API coil_deferred *coil_server_endpoint_listen_at(coil_server_endpoint *ep,
+                                                       coil_factory *factory, const char *file,
+                                                       int line, const char *func);
+COIL_API coil_deferred *coil_client_endpoint_connect_at(coil_client_endpoint *ep,
+                                                        coil_factory *factory, const char *file,
+                                                        int line, const char *func);
+COIL_API coil_deferred *coil_connect_protocol_at(coil_client_endpoint *ep, coil_protocol *p,
+                                                 const char *file, int line, const char *func);
+COIL_API coil_deferred *coil_listen_string_at(coil_reactor *r, const char *desc,
+                                              coil_factory *factory, const char *file, int line,
+                                              const char *func);
+COIL_API coil_deferred *coil_connect_string_at(coil_reactor *r, const char *desc,
+                                               coil_factory *factory, const char *file, int line,
+                                               const char *func);
+#if !defined(COIL_BUILDING) && !defined(COIL_NO_CALL_SITE_MACROS)
+#define coil_server_endpoint_listen(ep, factory)                                                   \
+    coil_server_endpoint_listen_at((ep), (factory), __FILE__, __LINE__, __func__)
+#define coil_client_endpoint_connect(ep, factory)                                                  \
+    coil_client_endpoint_connect_at((ep), (factory), __FILE__, __LINE__, __func__)
+#define coil_connect_protocol(ep, p) coil_connect_protocol_at((ep), (p), __FILE__, __LINE__, __func__)
+#define coil_listen_string(r, desc, factory)                                                       \
+    coil_listen_string_at((r), (desc), (factory), __FILE__, __LINE__, __func__)
+#define coil_connect_string(r, desc, factory)                                                      \
+    coil_connect_string_at((r), (desc), (factory), __FILE__, __LINE__, __func__)
+#endif
+
 /* Twisted's serverFromString: parse `desc` and build the endpoint. On
  * success *out is a new endpoint. On failure *out is NULL, the result is
  * COIL_EBADDESC (invalid description), COIL_ENOTLS ("ssl:" in a build
  * without TLS), -ENOMEM, or what a registered type's constructor returned,
  * and err (if errlen > 0) says why in one line, naming the argument:
- * "tcp: invalid port 'abc' (must be an integer 0-65535)". Nothing is
+ * "tcp: invalid port 'abc' (must be an integer 0-65535)". With `err`
+ * NULL that line is logged instead (COIL_LOG_ERROR, system
+ * "coil.endpoint"), so a short program still says why. Nothing is
  * opened here: sockets are made by listen(). */
 COIL_API int coil_server_from_string(coil_reactor *r, const char *desc,
                                      coil_server_endpoint **out, char *err, size_t errlen);

@@ -15,6 +15,7 @@
  *     coil.defer ECANCELED (-125): Deferred was cancelled
  *         at deferred.c:412 in coil_deferred_cancel
  *     caused by: coil.tcp ECONNREFUSED (-111): Connection refused
+ *         called from client.c:21 in main
  *         at tcp.c:88 in on_connect
  *
  * Ownership: every constructor returns one reference owned by the caller.
@@ -76,6 +77,22 @@ COIL_API coil_failure *coil_failure_cause(const coil_failure *f);
 /* Where the failure was created (file is the basename; "?" / 0 if unknown). */
 COIL_API const char *coil_failure_file(const coil_failure *f);
 COIL_API int coil_failure_line(const coil_failure *f);
+
+/* The user's call that led to a failure created inside coil. The public
+ * calls that return a Deferred (coil_connect_string(), coil_listen_string(),
+ * coil_client_endpoint_connect(), ...) are macros that pass the caller's
+ * __FILE__, __LINE__ and __func__; when their Deferred fails, the failure
+ * records that call site, and coil_failure_format() prints it as
+ * "called from user.c:42 in main" above the library's "at ..." line.
+ * Only the first call site set sticks (the one nearest the failure); the
+ * shared out-of-memory failure records none. This is the one mutation a
+ * failure allows after it was shared: it only changes what is printed.
+ * coil_failure_call_site() returns false when none was recorded; the
+ * strings are static (file is the basename). */
+COIL_API void coil_failure_set_call_site(coil_failure *f, const char *file, int line,
+                                         const char *func);
+COIL_API bool coil_failure_call_site(const coil_failure *f, const char **file, int *line,
+                                     const char **func);
 
 /* Failure.check(): true if this failure (not its causes) has `domain` and
  * `code`. */
