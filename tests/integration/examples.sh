@@ -42,12 +42,7 @@ grep -qF "Couldn't listen on 127.0.0.1:$port: Address already in use." "$WORK/bu
 chat_port=$(free_port)
 spawn "$WORK/chat.log" "$EX/chat_server" "tcp:$chat_port:interface=127.0.0.1"
 chat_pid=$SPAWNED_PID
-for _ in $(seq 200); do
-    "$PY" -c "import socket; socket.create_connection(('127.0.0.1', $chat_port), 1).close()" \
-        2>/dev/null && break
-    alive "$chat_pid" || die "chat_server exited: $(cat "$WORK/chat.log")"
-    sleep 0.05
-done
+wait_listening "$chat_port" "$chat_pid" || die "chat_server did not start: $(cat "$WORK/chat.log")"
 timeout 30 "$PY" "$HERE/chat_check.py" "$chat_port" >"$WORK/chatcheck.log" 2>&1 ||
     die "chat_server: $(cat "$WORK/chatcheck.log")"
 
@@ -56,7 +51,7 @@ reply=$(timeout 10 "$EX/endpoint_client" "tcp:127.0.0.1:$port" "over tcp")
 [ "$reply" = "over tcp" ] || die "endpoint_client (tcp) got '$reply'"
 sock="$WORK/echo.sock"
 spawn "$WORK/unix.log" socat "UNIX-LISTEN:$sock,fork" EXEC:cat
-for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
+wait_listening "$sock" "$SPAWNED_PID" || die "socat did not listen on $sock"
 reply=$(timeout 10 "$EX/endpoint_client" "unix:$sock" "over unix")
 [ "$reply" = "over unix" ] || die "endpoint_client (unix) got '$reply'"
 set +e
@@ -72,11 +67,7 @@ reply=$(timeout 10 "$EX/ask_client" "tcp:127.0.0.1:$echo_port" "what is the answ
 [ "$reply" = "what is the answer?" ] || die "ask_client got '$reply'"
 mute_port=$(free_port)
 spawn "$WORK/mute.log" socat "TCP-LISTEN:$mute_port,bind=127.0.0.1,reuseaddr,fork" EXEC:/bin/true
-for _ in $(seq 200); do
-    "$PY" -c "import socket; socket.create_connection(('127.0.0.1', $mute_port), 1).close()" \
-        2>/dev/null && break
-    sleep 0.05
-done
+wait_listening "$mute_port" "$SPAWNED_PID" || die "socat did not listen on $mute_port"
 set +e
 timeout 10 "$EX/ask_client" "tcp:127.0.0.1:$mute_port" "anyone?" >"$WORK/noanswer.log" 2>&1
 rc=$?
@@ -204,12 +195,7 @@ TW=$(cd "$HERE/../../examples/twisted" && pwd)
 tw_chat_port=$(free_port)
 spawn "$WORK/twchat.log" "$PY" "$TW/chat_server.py" "tcp:$tw_chat_port:interface=127.0.0.1"
 tw_chat_pid=$SPAWNED_PID
-for _ in $(seq 400); do
-    "$PY" -c "import socket; socket.create_connection(('127.0.0.1', $tw_chat_port), 1).close()" \
-        2>/dev/null && break
-    alive "$tw_chat_pid" || die "chat_server.py exited: $(cat "$WORK/twchat.log")"
-    sleep 0.05
-done
+wait_listening "$tw_chat_port" "$tw_chat_pid" || die "chat_server.py did not start: $(cat "$WORK/twchat.log")"
 timeout 30 "$PY" "$HERE/chat_check.py" "$tw_chat_port" >"$WORK/twchatcheck.log" 2>&1 ||
     die "chat_server.py: $(cat "$WORK/twchatcheck.log")"
 kill -TERM "$tw_chat_pid"

@@ -101,6 +101,33 @@ wait_for_line() {
     done
 }
 
+# wait_listening TARGET [PID]: until a connect to TARGET (a port on
+# 127.0.0.1, or a UNIX socket's path) succeeds, for up to 10 s; fails
+# sooner when PID exits. A socket file is not enough: a listener binds
+# (which makes the file) before it listens, and a connect in between is
+# refused.
+wait_listening() {
+    local target=$1 pid=${2:-} _try
+    for _try in $(seq 200); do
+        "$PY" - "$target" 2>/dev/null <<'EOF_PY' && return 0
+import socket, sys
+t = sys.argv[1]
+if t.isdigit():
+    socket.create_connection(("127.0.0.1", int(t)), 1).close()
+else:
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(1)
+    s.connect(t)
+    s.close()
+EOF_PY
+        if [ -n "$pid" ] && ! alive "$pid"; then
+            return 1
+        fi
+        sleep 0.05
+    done
+    return 1
+}
+
 # wait_exit PID SECONDS: wait for PID to exit; sets EXIT_STATUS. Fails on
 # timeout (the process is left to cleanup).
 wait_exit() {
