@@ -154,12 +154,7 @@ else
     spawn "$WORK/tlsreconnect.log" "$EX/reconnecting_client" \
         "tls:127.0.0.1:$tls_port:trustRoots=$WORK/certs/ca.pem"
     tlsr_pid=$SPAWNED_PID
-    for _ in $(seq 200); do
-        grep -q '^hello again$' "$WORK/tlsreconnect.log" && break
-        alive "$tlsr_pid" || die "reconnecting_client (tls) exited: $(cat "$WORK/tlsreconnect.log")"
-        sleep 0.05
-    done
-    grep -q '^hello again$' "$WORK/tlsreconnect.log" ||
+    wait_for_line "$WORK/tlsreconnect.log" "hello again" "$tlsr_pid" 20 ||
         die "reconnecting_client over tls: $(cat "$WORK/tlsreconnect.log")"
     kill -TERM "$tlsr_pid"
     wait_exit "$tlsr_pid" 15 || die "reconnecting_client (tls) did not stop"
@@ -216,12 +211,8 @@ set -e
 
 spawn "$WORK/twreconnect.log" "$PY" "$TW/reconnecting_client.py" "tcp:127.0.0.1:$echo_port"
 twr_pid=$SPAWNED_PID
-for _ in $(seq 400); do
-    grep -q '^hello again$' "$WORK/twreconnect.log" && break
-    alive "$twr_pid" || die "reconnecting_client.py exited: $(cat "$WORK/twreconnect.log")"
-    sleep 0.05
-done
-grep -q '^connected$' "$WORK/twreconnect.log" && grep -q '^hello again$' "$WORK/twreconnect.log" ||
+wait_for_line "$WORK/twreconnect.log" "hello again" "$twr_pid" 20 &&
+    grep -q '^connected$' "$WORK/twreconnect.log" ||
     die "reconnecting_client.py: $(cat "$WORK/twreconnect.log")"
 kill -TERM "$twr_pid"
 wait_exit "$twr_pid" 15 || die "reconnecting_client.py did not stop on SIGTERM"
