@@ -278,7 +278,10 @@ static void prep_capped_recv(struct io_uring_sqe *sqe, int fd, unsigned cap)
     sqe->buf_group = BGID;
 }
 
-#define PROBE_TAG UINT64_MAX /* the probe's user_data: no handle's tag */
+/* The probe's user_data: no handle's tag (slot 0xffffffff), and not
+ * liburing's own timeout tag (UINT64_MAX) either. */
+#define PROBE_TAG (UINT64_MAX - 1)
+#define PROBE_CAP 64u
 
 /* The probe's next completion (up to a second); its buffer goes straight
  * back to the ring. 0 or -ETIME. */
@@ -305,31 +308,36 @@ static int probe_cqe(uring_state *s, int *res, unsigned *flags)
     }
 }
 
-/* Does this kernel cap a multishot recv? On a socketpair: 1 byte must come
- * with F_MORE (the receive goes on), then `cap` more bytes must come as one
- * completion of `cap` bytes without F_MORE (the cap ended it). Anything else
- * (-EINVAL from a kernel that has no cap, a receive that goes on) means
- * one-shot receives. Whatever happens, the probe's receive is finished
- * before this returns, so no completion of it reaches the loop. */
-static bool probe_capped_recv(uring_state *s, unsigned cap)
+static bool probe_send(int fd, size_t n)
+{
+    static const char bytes[PROBE_CAP];
+    return send(fd, bytes, n, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)n;
+}
+
+/* Does this kernel cap a multishot recv? On a socketpair, with a cap of
+ * PROBE_CAP: 1 byte must come with F_MORE (the receive goes on), then
+ * PROBE_CAP more bytes as one completion of PROBE_CAP bytes without F_MORE
+ * (the cap ended it). Anything else (-EINVAL from a kernel without the cap,
+ * a receive that goes on) means one-shot receives. Either way the probe's
+ * receive has ended when this returns: none of its completions reaches the
+ * loop. */
+static bool probe_capped_recv(uring_state *s)
 {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
         return false;
-    char *bytes = calloc(1, cap);
-    struct io_uring_sqe *sqe = bytes ? io_uring_get_sqe(&s->ring) : NULL;
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&s->ring); /* the ring is empty */
     bool ok = false;
     if (sqe) {
-        prep_capped_recv(sqe, sv[0], cap);
+        prep_capped_recv(sqe, sv[0], PROBE_CAP);
         io_uring_sqe_set_data64(sqe, PROBE_TAG);
         int res = 0;
         unsigned flags = 0;
-        bool more = io_uring_submit(&s->ring) == 1 && send(sv[1], bytes, 1, 0) == 1 &&
+        bool more = io_uring_submit(&s->ring) == 1 && probe_send(sv[1], 1) &&
                     probe_cqe(s, &res, &flags) == 0 && (flags & IORING_CQE_F_MORE);
-        if (more && res == 1 && send(sv[1], bytes, cap, 0) == (ssize_t)cap &&
-            probe_cqe(s, &res, &flags) == 0) {
+        if (more && res == 1 && probe_send(sv[1], PROBE_CAP) && probe_cqe(s, &res, &flags) == 0) {
             more = flags & IORING_CQE_F_MORE;
-            ok = !more && res == (int)cap;
+            ok = !more && res == (int)PROBE_CAP;
         }
         close(sv[1]); /* EOF ends a receive that goes on */
         while (more && probe_cqe(s, &res, &flags) == 0)
@@ -338,7 +346,6 @@ static bool probe_capped_recv(uring_state *s, unsigned cap)
         close(sv[1]);
     }
     close(sv[0]);
-    free(bytes);
     return ok;
 }
 
@@ -422,7 +429,7 @@ static int uring_init(coil_reactor *r, const coil_reactor_options *o)
     unsigned cap = coil__uring_recv_arm_cap ? coil__uring_recv_arm_cap : s->bufsz / 2;
     if (cap > s->bufsz / 2)
         cap = s->bufsz / 2;
-    if (!coil__uring_no_mshot_recv && cap > 0 && probe_capped_recv(s, cap))
+    if (!coil__uring_no_mshot_recv && cap > 0 && probe_capped_recv(s))
         s->mshot_cap = cap;
     coil_log(COIL_LOG_DEBUG, SYS, "receives: %s (cap %u B)",
              s->mshot_cap ? "capped multishot" : "one-shot", s->mshot_cap);
