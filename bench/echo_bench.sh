@@ -19,7 +19,9 @@
 #   --conns "LIST"    connection counts ("1 100 1000"; ECHO_BENCH_CONNS)
 #   --sizes "LIST"    message sizes in bytes ("64 16384"; ECHO_BENCH_SIZES)
 #   --depth D         messages in flight per connection (1; ECHO_BENCH_DEPTH)
-#   --servers "LIST"  subset of "coild-uring coild-epoll coild-poll epoll uring" (ECHO_BENCH_SERVERS)
+#   --servers "LIST"  subset of "coild-uring coild-epoll coild-poll epoll uring coild-uring-ref"
+#                     (ECHO_BENCH_SERVERS); coild-uring-ref is another coild on io_uring, e.g.
+#                     one built before a change, named by env ECHO_BENCH_REF_COILD
 #   --idle-conns N    connections for the idle-memory test, 0 = skip (10000)
 #   --verify          let echoload verify every echoed byte (costs client CPU)
 #   --quick           smoke test: 1 s runs, 0.5 s warm-up, 1 repetition
@@ -66,6 +68,7 @@ fi
 
 bench=$builddir/bench
 coild=$builddir/apps/coild
+ref_coild=${ECHO_BENCH_REF_COILD:-}
 for tool in echoload idle_conns; do
     [[ -x $bench/$tool ]] || { echo "error: $bench/$tool not built" >&2; exit 1; }
 done
@@ -73,6 +76,7 @@ done
 server_bin() {
     case $1 in
     coild-uring | coild-poll | coild-epoll) echo "$coild" ;;
+    coild-uring-ref) echo "${ref_coild:-(ECHO_BENCH_REF_COILD unset)}" ;;
     epoll) echo "$bench/baseline_epoll_echo" ;;
     uring) echo "$bench/baseline_uring_echo" ;;
     *) echo "unknown server $1" >&2; return 1 ;;
@@ -85,6 +89,7 @@ server_cmd() {
     coild-uring) cmd=(env COIL_REACTOR=uring "$coild" -n echo --port "tcp:$2:interface=127.0.0.1") ;;
     coild-poll) cmd=(env COIL_REACTOR=poll "$coild" -n echo --port "tcp:$2:interface=127.0.0.1") ;;
     coild-epoll) cmd=(env COIL_REACTOR=epoll "$coild" -n echo --port "tcp:$2:interface=127.0.0.1") ;;
+    coild-uring-ref) cmd=(env COIL_REACTOR=uring "$ref_coild" -n echo --port "tcp:$2:interface=127.0.0.1") ;;
     *) cmd=("$(server_bin "$1")" --port "$2" --host 127.0.0.1) ;;
     esac
 }
@@ -269,6 +274,7 @@ hwm_conns=$(tr ' ' '\n' <<<"$conns_list" | sort -n | tail -1)
     echo "- kernel $(uname -r), $(nproc) CPUs ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)), load average at start $load"
     [[ -n $from ]] ||
         echo "- ${reps} repetition(s) interleaved, medians; ${duration} s measured after ${warmup} s warm-up; depth ${depth}${verify[*]:+; verified}"
+    [[ " ${active[*]} " != *" coild-uring-ref "* ]] || echo "- coild-uring-ref: \`$ref_coild\`"
     if ((${#srv_pin[@]})); then
         echo "- server pinned to CPU 0, echoload to CPU 1 (taskset); servers: ${active[*]}"
     else

@@ -126,6 +126,7 @@ struct coil_transport {
         struct { /* io_uring backend */
             bool recv_armed;    /* a recv is in flight */
             bool recv_cancel;   /* ... and its cancel was queued */
+            bool recv_bulk;     /* the next recv is one-shot: the last filled its cap */
             uint8_t sq_wait;    /* operations waiting for room in the SQ (uring.c) */
             struct iovec *iov;  /* sendmsg gather list, allocated on demand */
             void *msg;          /* struct msghdr */
@@ -319,6 +320,15 @@ extern const coil__backend_ops coil__epoll_backend;
 #endif
 #ifdef COIL_HAVE_URING
 extern const coil__backend_ops coil__uring_backend;
+/* io_uring receive test hooks (uring.c), read when a reactor is made:
+ * force the one-shot receive path, or force the multishot cap (bytes; 0:
+ * half a receive buffer, the default). */
+extern bool coil__uring_no_mshot_recv;
+extern unsigned coil__uring_recv_arm_cap;
+/* The cap a reactor's multishot receives use (0: one-shot receives only),
+ * and how many multishot and one-shot receives it armed. */
+unsigned coil__uring_recv_cap(const coil_reactor *r);
+void coil__uring_recv_arms(const coil_reactor *r, uint64_t *mshot, uint64_t *oneshot);
 #endif
 
 /* Handles (reactor.c). */

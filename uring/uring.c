@@ -6,14 +6,16 @@
  * them). Every SQE queued during a loop turn goes to the kernel in the one
  * io_uring_submit_and_wait_timeout() call that also waits, with the next
  * timer deadline as its timeout. Listening sockets use multishot accept.
- * Connected sockets have one receive in flight at a time, a one-shot recv
- * into one provided-buffer ring shared by the whole reactor, so an idle
- * connection owns no receive memory and a paused one holds at most the one
- * buffer that was already on its way; data_received() reads straight from
- * the ring buffer, which goes back to the ring when the callback returns.
- * When a receive (or a multishot accept) ends, the backend reports it and
- * the core decides whether to start another. Sends come from the
- * transport's queue, one in flight per socket.
+ * Connected sockets have one receive in flight at a time, into one
+ * provided-buffer ring shared by the whole reactor, so an idle connection
+ * owns no receive memory. Where the kernel can cap a multishot recv (Linux
+ * 6.17), that receive is a multishot recv ending after half a buffer of
+ * data, so a paused connection still holds at most one buffer that was
+ * already on its way; elsewhere it is a one-shot recv. data_received()
+ * reads straight from the ring buffer, which goes back to the ring when the
+ * callback returns. When a receive (or a multishot accept) ends, the
+ * backend reports it and the core decides whether to start another. Sends
+ * come from the transport's queue, one in flight per socket.
  *
  * user_data = slot (32 bits) | generation (24) | op (8): a completion for a
  * handle that has been released (its slot's generation moved on) is
@@ -28,6 +30,7 @@
 #include <fcntl.h>
 #include <liburing.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -92,6 +95,9 @@ typedef struct uring_state {
     uint64_t *waiting;
     size_t nwaiting, waiting_cap;
     bool have_splice;
+    /* Bytes a multishot recv may take before it ends (0: one-shot recvs). */
+    unsigned mshot_cap;
+    uint64_t mshot_arms, oneshot_arms; /* receives armed, for the tests */
 } uring_state;
 
 /* File segments (coil_transport_write_file) go file -> pipe -> socket with
@@ -124,6 +130,9 @@ unsigned coil__uring_sqe_fault_every;
 static unsigned sqe_fault_count;
 /* Test hook: the next wait behaves as if the kernel returned -EBADR. */
 bool coil__uring_fake_ebadr;
+/* Test hooks (internal.h): one-shot receives only; a multishot cap. */
+bool coil__uring_no_mshot_recv;
+unsigned coil__uring_recv_arm_cap;
 
 static uring_state *state(coil_reactor *r)
 {
@@ -251,6 +260,95 @@ static int setup_buf_ring(uring_state *s, unsigned nbufs, unsigned bufsz)
     return 0;
 }
 
+/* ---- capped multishot receive ---------------------------------------------- */
+
+/* A multishot recv that ends (a completion without IORING_CQE_F_MORE) once
+ * it has received `cap` bytes in all; each completion carries at most
+ * `cap`, so one such receive takes at most 2 * cap - 1 bytes. The total is
+ * the kernel's `optlen` for recv (Linux 6.17), the 32-bit SQE field at byte
+ * offset 44, which liburing 2.3's struct knows only as `file_index`. Older
+ * kernels refuse a non-zero value there with -EINVAL. */
+_Static_assert(offsetof(struct io_uring_sqe, file_index) == 44, "recv optlen is at offset 44");
+
+static void prep_capped_recv(struct io_uring_sqe *sqe, int fd, unsigned cap)
+{
+    io_uring_prep_recv_multishot(sqe, fd, NULL, cap, 0);
+    sqe->file_index = cap; /* optlen: end after this many bytes */
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = BGID;
+}
+
+/* The probe's user_data: no handle's tag (slot 0xffffffff), and not
+ * liburing's own timeout tag (UINT64_MAX) either. */
+#define PROBE_TAG (UINT64_MAX - 1)
+#define PROBE_CAP 64u
+
+/* The probe's next completion (up to a second); its buffer goes straight
+ * back to the ring. 0 or -ETIME. */
+static int probe_cqe(uring_state *s, int *res, unsigned *flags)
+{
+    for (;;) {
+        struct io_uring_cqe *cqe;
+        struct __kernel_timespec ts = {.tv_sec = 1};
+        int rc = io_uring_wait_cqe_timeout(&s->ring, &cqe, &ts);
+        if (rc < 0)
+            return rc;
+        uint64_t data = cqe->user_data;
+        *res = cqe->res;
+        *flags = cqe->flags;
+        io_uring_cqe_seen(&s->ring, cqe);
+        if (*flags & IORING_CQE_F_BUFFER) {
+            unsigned bid = *flags >> IORING_CQE_BUFFER_SHIFT;
+            io_uring_buf_ring_add(s->br, s->bufs + (size_t)bid * s->bufsz, s->bufsz,
+                                  (unsigned short)bid, s->mask, 0);
+            io_uring_buf_ring_advance(s->br, 1);
+        }
+        if (data == PROBE_TAG)
+            return 0;
+    }
+}
+
+static bool probe_send(int fd, size_t n)
+{
+    static const char bytes[PROBE_CAP];
+    return send(fd, bytes, n, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)n;
+}
+
+/* Does this kernel cap a multishot recv? On a socketpair, with a cap of
+ * PROBE_CAP: 1 byte must come with F_MORE (the receive goes on), then
+ * PROBE_CAP more bytes as one completion of PROBE_CAP bytes without F_MORE
+ * (the cap ended it). Anything else (-EINVAL from a kernel without the cap,
+ * a receive that goes on) means one-shot receives. Either way the probe's
+ * receive has ended when this returns: none of its completions reaches the
+ * loop. */
+static bool probe_capped_recv(uring_state *s)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        return false;
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&s->ring); /* the ring is empty */
+    bool ok = false;
+    if (sqe) {
+        prep_capped_recv(sqe, sv[0], PROBE_CAP);
+        io_uring_sqe_set_data64(sqe, PROBE_TAG);
+        int res = 0;
+        unsigned flags = 0;
+        bool more = io_uring_submit(&s->ring) == 1 && probe_send(sv[1], 1) &&
+                    probe_cqe(s, &res, &flags) == 0 && (flags & IORING_CQE_F_MORE);
+        if (more && res == 1 && probe_send(sv[1], PROBE_CAP) && probe_cqe(s, &res, &flags) == 0) {
+            more = flags & IORING_CQE_F_MORE;
+            ok = !more && res == (int)PROBE_CAP;
+        }
+        close(sv[1]); /* EOF ends a receive that goes on */
+        while (more && probe_cqe(s, &res, &flags) == 0)
+            more = flags & IORING_CQE_F_MORE;
+    } else {
+        close(sv[1]);
+    }
+    close(sv[0]);
+    return ok;
+}
+
 /* ---- lifecycle ----------------------------------------------------------- */
 
 static int init_ring(uring_state *s, unsigned entries)
@@ -326,6 +424,15 @@ static int uring_init(coil_reactor *r, const coil_reactor_options *o)
         free_state(s, true);
         return rc;
     }
+    /* Half a buffer: a multishot recv then takes less than one buffer in
+     * all, the most a paused connection may hold (see arm_recv). */
+    unsigned cap = coil__uring_recv_arm_cap ? coil__uring_recv_arm_cap : s->bufsz / 2;
+    if (cap > s->bufsz / 2)
+        cap = s->bufsz / 2;
+    if (!coil__uring_no_mshot_recv && cap > 0 && probe_capped_recv(s))
+        s->mshot_cap = cap;
+    coil_log(COIL_LOG_DEBUG, SYS, "receives: %s (cap %u B)",
+             s->mshot_cap ? "capped multishot" : "one-shot", s->mshot_cap);
     io_uring_register_ring_fd(&s->ring); /* optional: saves an fd lookup per enter */
     s->zc_threshold = o->send_zc_threshold;
     r->be_data = s;
@@ -423,18 +530,42 @@ static void uring_port_close(coil_port *p)
 
 /* ---- receiving ----------------------------------------------------------- */
 
+/* One receive in flight per connection. Capped multishot where the kernel
+ * has it: one SQE serves many small messages, and since it ends by itself
+ * after less than a buffer of data, what arrives between a pause and its
+ * cancel is less than one buffer too. One-shot (a whole buffer) elsewhere,
+ * and after a receive that filled its cap: a bulk stream does not pay for
+ * the cap, and stays one-shot while its receives keep filling a cap. */
 static void arm_recv(coil_transport *t)
 {
+    uring_state *s = state(t->h.r);
     struct io_uring_sqe *sqe = op_sqe(&t->h, OP_RECV);
     if (!sqe) {
         defer_op(&t->h, W_RECV);
         return;
     }
-    /* One-shot: a paused transport has no receive pulling data for it. */
-    io_uring_prep_recv(sqe, t->fd, NULL, 0, 0);
-    sqe->flags |= IOSQE_BUFFER_SELECT;
-    sqe->buf_group = BGID;
+    if (s->mshot_cap && !t->be.uring.recv_bulk) {
+        prep_capped_recv(sqe, t->fd, s->mshot_cap);
+        s->mshot_arms++;
+    } else {
+        io_uring_prep_recv(sqe, t->fd, NULL, 0, 0);
+        sqe->flags |= IOSQE_BUFFER_SELECT;
+        sqe->buf_group = BGID;
+        s->oneshot_arms++;
+    }
     t->be.uring.recv_armed = true;
+}
+
+unsigned coil__uring_recv_cap(const coil_reactor *r)
+{
+    return r->be == &coil__uring_backend ? ((uring_state *)r->be_data)->mshot_cap : 0;
+}
+
+void coil__uring_recv_arms(const coil_reactor *r, uint64_t *mshot, uint64_t *oneshot)
+{
+    bool uring = r->be == &coil__uring_backend;
+    *mshot = uring ? ((uring_state *)r->be_data)->mshot_arms : 0;
+    *oneshot = uring ? ((uring_state *)r->be_data)->oneshot_arms : 0;
 }
 
 static void cancel_recv(coil_transport *t)
@@ -467,8 +598,15 @@ static void uring_read_stop(coil_transport *t)
 static void on_recv(coil_reactor *r, coil_transport *t, int res, unsigned flags)
 {
     uring_state *s = state(r);
-    t->be.uring.recv_armed = false;
-    t->be.uring.recv_cancel = false;
+    /* A multishot receive goes on after a completion with F_MORE: it stays
+     * armed (a pause from data_received cancels it) and nothing ended. */
+    bool more = flags & IORING_CQE_F_MORE;
+    if (!more) {
+        t->be.uring.recv_armed = false;
+        t->be.uring.recv_cancel = false;
+        if (res > 0)
+            t->be.uring.recv_bulk = (unsigned)res >= s->mshot_cap;
+    }
     if (res > 0 && (flags & IORING_CQE_F_BUFFER)) {
         unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
         coil__transport_on_read(t, s->bufs + (size_t)bid * s->bufsz, res);
@@ -488,7 +626,8 @@ static void on_recv(coil_reactor *r, coil_transport *t, int res, unsigned flags)
         coil__transport_on_read(t, NULL, res);
         return;
     }
-    coil__transport_read_ended(t, res < 0 ? res : 0);
+    if (!more)
+        coil__transport_read_ended(t, res < 0 ? res : 0);
 }
 
 /* ---- sending ------------------------------------------------------------- */
