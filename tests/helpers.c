@@ -16,6 +16,15 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+void t_require_uring(void)
+{
+    const char *want = getenv("COIL_REACTOR");
+    if (!want || strcmp(want, "uring") != 0) {
+        fprintf(stderr, "skip: io_uring-only test\n");
+        exit(77);
+    }
+}
+
 coil_reactor *t_reactor(void)
 {
     coil_reactor *r = NULL;

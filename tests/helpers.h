@@ -42,6 +42,8 @@ int t_exit_status(int failed);
 /* A reactor for the backend named by $COIL_REACTOR (uring|poll). Exits 77
  * (skip) when io_uring was asked for but this kernel refuses it. */
 coil_reactor *t_reactor(void);
+/* Exit 77 (skip) unless $COIL_REACTOR is uring: for io_uring-only suites. */
+void t_require_uring(void);
 /* Fail if any handle is still alive or any completion was stale, then
  * free the reactor. */
 void t_teardown(coil_reactor *r);

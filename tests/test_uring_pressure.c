@@ -24,11 +24,7 @@ static bool all_lost(void *arg)
 
 static coil_reactor *pressured_reactor(unsigned ring_entries, unsigned nbufs, size_t zc)
 {
-    const char *want = getenv("COIL_REACTOR");
-    if (!want || strcmp(want, "uring") != 0) {
-        fprintf(stderr, "skip: io_uring-only test\n");
-        exit(77);
-    }
+    t_require_uring();
     coil_reactor_options o;
     coil_reactor_options_init(&o);
     o.flags = COIL_REACTOR_NO_SIGNALS;

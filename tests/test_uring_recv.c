@@ -39,11 +39,7 @@ static mode mshot_mode = {true}, oneshot_mode = {false};
 /* An io_uring reactor on the path of `m` (nbufs, bufsz, cap: 0 = default). */
 static coil_reactor *recv_reactor(const mode *m, unsigned nbufs, unsigned bufsz, unsigned cap)
 {
-    const char *want = getenv("COIL_REACTOR");
-    if (!want || strcmp(want, "uring") != 0) {
-        fprintf(stderr, "skip: io_uring-only test\n");
-        exit(77);
-    }
+    t_require_uring();
     coil_reactor_options o;
     coil_reactor_options_init(&o);
     o.flags = COIL_REACTOR_NO_SIGNALS;
