@@ -219,11 +219,17 @@ static void lend(coil_reactor *r)
         r->stats.recv_buffers_peak = r->stats.recv_buffers_in_use;
 }
 
-static void recycle(coil_reactor *r, uring_state *s, unsigned bid)
+/* Put buffer `bid` back in the ring for the kernel to fill again. */
+static void give_back(uring_state *s, unsigned bid)
 {
     io_uring_buf_ring_add(s->br, s->bufs + (size_t)bid * s->bufsz, s->bufsz, (unsigned short)bid,
                           s->mask, 0);
     io_uring_buf_ring_advance(s->br, 1);
+}
+
+static void recycle(coil_reactor *r, uring_state *s, unsigned bid)
+{
+    give_back(s, bid);
     r->stats.recv_buffers_in_use--;
 }
 
@@ -297,12 +303,8 @@ static int probe_cqe(uring_state *s, int *res, unsigned *flags)
         *res = cqe->res;
         *flags = cqe->flags;
         io_uring_cqe_seen(&s->ring, cqe);
-        if (*flags & IORING_CQE_F_BUFFER) {
-            unsigned bid = *flags >> IORING_CQE_BUFFER_SHIFT;
-            io_uring_buf_ring_add(s->br, s->bufs + (size_t)bid * s->bufsz, s->bufsz,
-                                  (unsigned short)bid, s->mask, 0);
-            io_uring_buf_ring_advance(s->br, 1);
-        }
+        if (*flags & IORING_CQE_F_BUFFER)
+            give_back(s, *flags >> IORING_CQE_BUFFER_SHIFT);
         if (data == PROBE_TAG)
             return 0;
     }
